@@ -1,0 +1,36 @@
+"""jaula's sandbox: run one program in one fresh container made from Linux primitives.
+
+    result = sandbox.run(Spec(argv=["python3", "main.py"], layers=[base, python],
+                              files={"main.py": b"print(1)"}, limits=Limits(cpu_time_s=1)))
+
+Standard library only; it knows nothing about the service around it. Main API:
+
+    run(spec) -> Result          run in a shared launcher (thread-safe; one launcher per thread)
+    Sandbox()                    a launcher of your own (context manager): .run(spec), .close()
+    Spec, Limits, Bind           the input;  Result, Verdict  the output
+    SandboxError and subclasses  a failure of the sandbox itself, never of the program
+
+How it works: launcher.py (theory of operation), docs/sandbox.md.
+"""
+
+from sandbox.client import Sandbox, run
+from sandbox.errors import HostError, LauncherDied, SandboxError, SetupError, SpecError
+from sandbox.result import Result, Verdict
+from sandbox.spec import BOX, DEFAULT_ENV, Bind, Limits, Spec
+
+__all__ = [
+    "BOX",
+    "DEFAULT_ENV",
+    "Bind",
+    "HostError",
+    "LauncherDied",
+    "Limits",
+    "Result",
+    "SandboxError",
+    "Sandbox",
+    "SetupError",
+    "Spec",
+    "SpecError",
+    "Verdict",
+    "run",
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,10 @@ class Settings(BaseSettings):
     """Image store (base and language layers); default: <data_dir>/images."""
     scratch_dir: Path | None = None
     """Per-job scratch (compiled artefacts); default: <data_dir>/scratch."""
+    image_distro: Literal["debian", "alpine"] = "debian"
+    """Which built image set runs programs (`jaula images build --distro` builds either)."""
+    apt_sources: Path | None = None
+    """apt sources file for the Debian base; default: the one named in rootfs/base/base.toml."""
     database_url: str | None = None
     """SQLAlchemy URL; default: sqlite:///<data_dir>/jaula.db."""
     broker_url: str | None = None

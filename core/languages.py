@@ -11,7 +11,12 @@ language.toml (all keys; see docs/images.md for a worked example):
     extensions = [".cpp", ".cc"]
     source_file = "main.cpp"          # the submission is written to /box/<source_file>
     packages = ["g++"]                # Debian packages installed in the layer
+    alpine_packages = ["g++"]         # the same for `--distro alpine` (omit: not built there)
+    depends = []                      # languages whose layers this one is stacked on, e.g.
+                                      # typescript: ["javascript"], kotlin: ["java"]
     compile = ["g++", "-O2", "-o", "main", "main.cpp"]   # omit for interpreted languages
+                                      # allowed compiler options go where the element
+                                      # "{options}" stands, or else right after argv[0]
     run = ["./main"]
     version = ["g++", "--version"]    # prints the toolchain version (first line is kept)
     compiler_options_allowed = ["-O0", "-O2", "-std=c++17"]   # options a request may add
@@ -81,6 +86,8 @@ class Language:
     hello_file: str
     echo_file: str
     compile_error_file: str | None
+    depends: tuple[str, ...] = ()
+    alpine_packages: tuple[str, ...] | None = None
 
     @property
     def compiled(self) -> bool:
@@ -136,6 +143,10 @@ def load_language(directory: Path) -> Language:
             hello_file=data["hello"],
             echo_file=data["echo"],
             compile_error_file=data.get("compile_error"),
+            depends=tuple(data.get("depends", ())),
+            alpine_packages=(
+                tuple(data["alpine_packages"]) if "alpine_packages" in data else None
+            ),
         )
     except (KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"{path}: invalid language definition ({exc!r})") from exc

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -51,6 +51,45 @@ class Settings(BaseSettings):
     max_files: int = 32
     max_stdin_bytes: int = 4 * 1024 * 1024
     max_args: int = 64
+    max_arg_bytes: int = 4096
+    max_compiler_options: int = 16
+
+    # --- The service (docs/service.md) ---
+    # Web API.
+    batch_max_size: int = 20
+    """Most runs in one POST /v1/runs/batch or GET /v1/runs/batch?ids=."""
+    wait_max_s: float = 10.0
+    """Longest a `?wait=true` request is held open before it answers 202 with the id."""
+    max_queued_jobs: int = 10_000
+    """Past this many queued jobs, new submissions get 503 with Retry-After."""
+    queue_full_retry_after_s: int = 5
+    api_tokens: Annotated[list[str], NoDecode] = []
+    """Comma-separated API tokens; empty (the default) means the API is open."""
+    api_token_header: str = "X-Auth-Token"
+    rate_limit_per_minute: int = 600
+    """Runs each token may submit per minute (0: unlimited); a batch counts each of its runs."""
+    rate_limit_burst: int = 60
+    """Runs a token may submit at once above the steady rate."""
+    api_processes: int = 1
+    """Uvicorn worker processes started by `jaula up`."""
+
+    # Worker and reconciler.
+    lease_grace_s: float = 30.0
+    """A running job not finished this long after its time limits is presumed lost and requeued."""
+    requeue_after_s: float = 60.0
+    """A job still queued this long after its message was sent is sent again (lost message)."""
+    reconcile_interval_s: float = 5.0
+    max_attempts: int = 3
+    """A job whose worker died this many times is failed instead of being tried again."""
+    broker_visibility_timeout_s: int = 300
+    """Redis transport: an unacknowledged message is redelivered after this long."""
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [token.strip() for token in value.split(",") if token.strip()]
+        return value
 
     @property
     def images_path(self) -> Path:
@@ -63,6 +102,10 @@ class Settings(BaseSettings):
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'jaula.db'}"
+
+    @property
+    def broker(self) -> str:
+        return self.broker_url or f"redis://127.0.0.1:{self.local_redis_port}/0"
 
 
 @cache

@@ -1,0 +1,232 @@
+"""The job lifecycle, one transaction per transition: queued -> running -> done | failed.
+
+    create_runs       the API inserts queued rows and commits, then sends their ids to the queue
+    claim_run         queued -> running, only if still queued: a redelivered message claims nothing
+    finish_run        running -> done, only by the claim that holds the current attempt number
+    fail_run          running -> failed (the sandbox itself failed), same fencing
+    requeue_abandoned running past its lease -> queued again (its worker died), or failed when it
+                      has used up its attempts
+    resend_stale      queued runs whose message is older than a timeout get a fresh message
+
+`attempts` is the fencing token: each claim increments it, and a finish must name the attempt it
+claimed. A worker presumed dead that wakes up later can therefore never overwrite a newer claim's
+result, and a run ends done (or failed) exactly once. All writes are single conditional UPDATEs,
+so the database, not the queue, decides who owns a run.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from core.limits import RunLimits
+from core.models import Run, Status
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRequest:
+    """A validated submission, ready to be stored (the API builds it from the request body)."""
+
+    language: str
+    files: dict[str, bytes]
+    main_file: str
+    stdin: bytes | None
+    args: list[str]
+    compiler_options: list[str]
+    limits: RunLimits
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOutcome:
+    """What a finished run stores: the contract's result fields."""
+
+    verdict: str
+    exit_code: int | None
+    signal: str | None
+    cpu_time_ms: int
+    wall_time_ms: int
+    memory_peak_bytes: int
+    stdout: bytes
+    stderr: bytes
+    stdout_truncated: bool
+    stderr_truncated: bool
+    compile_output: bytes | None
+    message: str | None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_runs(*, session: Session, requests: Sequence[RunRequest]) -> list[Run]:
+    """Insert queued runs and commit; the caller sends their ids to the queue afterwards."""
+    now = utcnow()
+    runs = [_new_run(request, now) for request in requests]
+    session.add_all(runs)
+    session.commit()
+    return runs
+
+
+def _new_run(request: RunRequest, now: datetime) -> Run:
+    limits = request.limits
+    return Run(
+        id=uuid.uuid4(),
+        status=Status.QUEUED,
+        language=request.language,
+        files={name: base64.b64encode(data).decode() for name, data in request.files.items()},
+        main_file=request.main_file,
+        stdin=request.stdin,
+        args=list(request.args),
+        compiler_options=list(request.compiler_options),
+        encoding=request.encoding,
+        cpu_time_limit_s=limits.cpu_time_limit_s,
+        wall_time_limit_s=limits.wall_time_limit_s,
+        memory_limit_mb=limits.memory_limit_mb,
+        pids_limit=limits.pids_limit,
+        output_limit_kb=limits.output_limit_kb,
+        file_size_limit_kb=limits.file_size_limit_kb,
+        network=limits.network,
+        queued_at=now,
+        # The message is sent right after the commit; should that fail, the reconciler resends.
+        enqueued_at=now,
+        attempts=0,
+    )
+
+
+def get_run(*, session: Session, run_id: uuid.UUID) -> Run | None:
+    return session.get(Run, run_id)
+
+
+def get_runs(*, session: Session, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Run]:
+    found = session.scalars(select(Run).where(Run.id.in_(run_ids))).all()
+    return {run.id: run for run in found}
+
+
+def count_queued(*, session: Session) -> int:
+    return session.scalar(select(func.count()).where(Run.status == Status.QUEUED)) or 0
+
+
+def claim_run(*, session: Session, run_id: uuid.UUID, worker: str, lease_s: float) -> int | None:
+    """Mark a queued run running for this worker; return the attempt number, or None when the run
+    is not queued (already claimed, finished, or unknown): the message is then a duplicate."""
+    now = utcnow()
+    attempt = session.scalar(
+        update(Run)
+        .where(Run.id == run_id, Run.status == Status.QUEUED)
+        .values(
+            status=Status.RUNNING,
+            attempts=Run.attempts + 1,
+            started_at=now,
+            worker=worker,
+            lease_expires_at=now + timedelta(seconds=lease_s),
+        )
+        .returning(Run.attempts)
+    )
+    session.commit()
+    return attempt
+
+
+def finish_run(*, session: Session, run_id: uuid.UUID, attempt: int, outcome: RunOutcome) -> bool:
+    """Store the result and mark the run done; False when this claim no longer owns the run."""
+    return _end_run(
+        session=session,
+        run_id=run_id,
+        attempt=attempt,
+        status=Status.DONE,
+        values={
+            "verdict": outcome.verdict,
+            "exit_code": outcome.exit_code,
+            "signal": outcome.signal,
+            "cpu_time_ms": outcome.cpu_time_ms,
+            "wall_time_ms": outcome.wall_time_ms,
+            "memory_peak_bytes": outcome.memory_peak_bytes,
+            "stdout": outcome.stdout,
+            "stderr": outcome.stderr,
+            "stdout_truncated": outcome.stdout_truncated,
+            "stderr_truncated": outcome.stderr_truncated,
+            "compile_output": outcome.compile_output,
+            "message": outcome.message,
+        },
+    )
+
+
+def fail_run(*, session: Session, run_id: uuid.UUID, attempt: int, message: str) -> bool:
+    """Mark the run failed (the sandbox could not run it); False when this claim lost the run."""
+    return _end_run(
+        session=session,
+        run_id=run_id,
+        attempt=attempt,
+        status=Status.FAILED,
+        values={"message": message},
+    )
+
+
+def _end_run(
+    *, session: Session, run_id: uuid.UUID, attempt: int, status: Status, values: dict[str, object]
+) -> bool:
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == Status.RUNNING, Run.attempts == attempt)
+        .values(status=status, finished_at=utcnow(), lease_expires_at=None, **values)
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def requeue_abandoned(
+    *, session: Session, max_attempts: int, now: datetime | None = None
+) -> list[uuid.UUID]:
+    """Runs still running past their lease lost their worker: queue them again, or fail those that
+    already had `max_attempts` claims (a run that keeps killing workers must not loop forever).
+    Returns the ids to send to the queue."""
+    now = now or utcnow()
+    expired = (Run.status == Status.RUNNING, Run.lease_expires_at < now)
+    session.execute(
+        update(Run)
+        .where(*expired, Run.attempts >= max_attempts)
+        .values(
+            status=Status.FAILED,
+            finished_at=now,
+            lease_expires_at=None,
+            message=f"The worker running this job died {max_attempts} times; it was not retried.",
+        )
+    )
+    requeued = session.scalars(
+        update(Run)
+        .where(*expired)
+        .values(status=Status.QUEUED, enqueued_at=now, lease_expires_at=None)
+        .returning(Run.id)
+    ).all()
+    session.commit()
+    return list(requeued)
+
+
+def resend_stale(
+    *, session: Session, older_than_s: float, limit: int = 1000, now: datetime | None = None
+) -> list[uuid.UUID]:
+    """Queued runs whose last message is older than `older_than_s` may have lost it (a broker
+    restart without persistence): stamp them as sent now and return their ids to send again.
+    A duplicate message is harmless (the claim is conditional)."""
+    now = now or utcnow()
+    stale = (
+        select(Run.id)
+        .where(Run.status == Status.QUEUED, Run.enqueued_at < now - timedelta(seconds=older_than_s))
+        .order_by(Run.enqueued_at)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    resent = session.scalars(
+        update(Run)
+        .where(Run.id.in_(stale), Run.status == Status.QUEUED)
+        .values(enqueued_at=now)
+        .returning(Run.id)
+    ).all()
+    session.commit()
+    return list(resent)

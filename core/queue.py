@@ -1,0 +1,90 @@
+"""The queue: one Celery configuration shared by the API (producer) and the worker (consumer).
+
+Only a run's id travels through the broker; the database holds everything else and is the truth
+(the result backend is off). The API sends tasks by name, so it never imports the worker.
+
+Delivery is at least once: messages are acknowledged after the task ran (late acks) and given
+back when a worker process dies mid-task, and `core.jobs.claim_run` makes every duplicate a no-op.
+Messages lost with the broker (a Redis restart without persistence) are resent by the reconciler.
+
+Besides the Celery queue, two small Redis conventions live here because both sides use them:
+a pub/sub channel on which workers announce finished runs (the API's `?wait=true` listens), and
+worker heartbeat keys (the API's /healthz counts them).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from celery import Celery
+
+from core.config import Settings
+
+RUN_TASK = "jaula.run"
+QUEUE = "jaula"
+
+FINISHED_CHANNEL = "jaula:runs:finished"
+"""Pub/sub channel; each message is the id of a run that just became done or failed."""
+HEARTBEAT_PREFIX = "jaula:worker:"
+"""A worker refreshes `jaula:worker:<host:pid>` (with an expiry) while it is alive."""
+HEARTBEAT_TTL_S = 15
+RECONCILER_LOCK = "jaula:reconciler"
+"""Held for one interval by the worker whose reconciler pass runs; the others skip theirs."""
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "broker_url": settings.broker,
+        # JSON only: a message is an id, and nothing from the broker is ever unpickled.
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        # The database is the result store; no Celery result backend.
+        "result_backend": None,
+        "task_ignore_result": True,
+        # Acknowledge after the run, and give the message back if the worker process dies:
+        # with the conditional claim, delivery is at least once and the effect exactly once.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # One message per free sandbox slot: a busy worker does not hoard queued runs.
+        "worker_prefetch_multiplier": 1,
+        "worker_concurrency": settings.worker_concurrency,
+        "task_default_queue": QUEUE,
+        # Redis redelivers a message not acknowledged within this time (longer than any run).
+        "broker_transport_options": {"visibility_timeout": settings.broker_visibility_timeout_s},
+        # The worker rides out broker restarts; the API gives up quickly (the reconciler resends).
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0.1,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        # A run in progress when the broker connection drops still finishes and stores its result.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        "worker_send_task_events": False,
+        "task_send_sent_event": False,
+        "worker_hijack_root_logger": False,
+    }
+
+
+def make_celery(settings: Settings, name: str = "jaula") -> Celery:
+    app = Celery(name, set_as_current=False)
+    app.conf.update(celery_config(settings))
+    return app
+
+
+def send_runs(app: Celery, run_ids: Iterable[uuid.UUID]) -> None:
+    """Send one message per run id over a single broker connection."""
+    with app.producer_or_acquire() as producer:
+        for run_id in run_ids:
+            app.send_task(RUN_TASK, args=[str(run_id)], producer=producer)
+
+
+def heartbeat_value(*, slots: int, host: str) -> str:
+    return json.dumps({"slots": slots, "host": host})

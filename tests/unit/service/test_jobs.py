@@ -1,0 +1,164 @@
+"""Job state transitions on a real (SQLite) database: claims are conditional, finishes fenced."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from core import jobs
+from core.limits import RunLimits
+from core.models import Status
+
+OUTCOME = jobs.RunOutcome(
+    verdict="ok",
+    exit_code=0,
+    signal=None,
+    cpu_time_ms=7,
+    wall_time_ms=9,
+    memory_peak_bytes=1 << 20,
+    stdout=b"\xff\x00hi\n",
+    stderr=b"",
+    stdout_truncated=False,
+    stderr_truncated=False,
+    compile_output=None,
+    message=None,
+)
+
+
+def new_run(session: Session) -> uuid.UUID:
+    request = jobs.RunRequest(
+        language="python",
+        files={"main.py": b"print(1)"},
+        main_file="main.py",
+        stdin=b"in",
+        args=["-x"],
+        compiler_options=[],
+        limits=RunLimits(),
+    )
+    (run,) = jobs.create_runs(session=session, requests=[request])
+    return run.id
+
+
+def status_of(session: Session, run_id: uuid.UUID) -> str:
+    session.expire_all()
+    run = jobs.get_run(session=session, run_id=run_id)
+    assert run is not None
+    return run.status
+
+
+def test_a_new_run_is_queued_with_its_request(session: Session) -> None:
+    run_id = new_run(session)
+    session.expire_all()
+    run = jobs.get_run(session=session, run_id=run_id)
+    assert run is not None
+    assert (run.status, run.attempts, run.files, run.stdin) == (
+        "queued",
+        0,
+        {"main.py": "cHJpbnQoMSk="},
+        b"in",
+    )
+    assert run.queued_at.tzinfo is UTC
+    assert jobs.count_queued(session=session) == 1
+
+
+def test_only_the_first_claim_wins(session: Session) -> None:
+    run_id = new_run(session)
+    assert jobs.claim_run(session=session, run_id=run_id, worker="h:1", lease_s=60) == 1
+    assert jobs.claim_run(session=session, run_id=run_id, worker="h:2", lease_s=60) is None
+    assert status_of(session, run_id) == Status.RUNNING
+    assert jobs.count_queued(session=session) == 0
+
+
+def test_claiming_an_unknown_run_claims_nothing(session: Session) -> None:
+    assert jobs.claim_run(session=session, run_id=uuid.uuid4(), worker="h:1", lease_s=60) is None
+
+
+def test_finish_stores_the_result_once(session: Session) -> None:
+    run_id = new_run(session)
+    attempt = jobs.claim_run(session=session, run_id=run_id, worker="h:1", lease_s=60)
+    assert attempt is not None
+    assert jobs.finish_run(session=session, run_id=run_id, attempt=attempt, outcome=OUTCOME)
+    assert not jobs.finish_run(session=session, run_id=run_id, attempt=attempt, outcome=OUTCOME)
+    assert not jobs.fail_run(session=session, run_id=run_id, attempt=attempt, message="late")
+    session.expire_all()
+    run = jobs.get_run(session=session, run_id=run_id)
+    assert run is not None
+    assert (run.status, run.verdict, run.stdout, run.message) == (
+        "done",
+        "ok",
+        b"\xff\x00hi\n",
+        None,
+    )
+    assert run.finished_at is not None and run.lease_expires_at is None
+
+
+def test_a_queued_run_cannot_be_finished(session: Session) -> None:
+    run_id = new_run(session)
+    assert not jobs.finish_run(session=session, run_id=run_id, attempt=0, outcome=OUTCOME)
+    assert status_of(session, run_id) == Status.QUEUED
+
+
+def test_fail_records_the_message(session: Session) -> None:
+    run_id = new_run(session)
+    attempt = jobs.claim_run(session=session, run_id=run_id, worker="h:1", lease_s=60)
+    assert attempt is not None
+    assert jobs.fail_run(session=session, run_id=run_id, attempt=attempt, message="no overlayfs")
+    session.expire_all()
+    run = jobs.get_run(session=session, run_id=run_id)
+    assert run is not None
+    assert (run.status, run.message, run.verdict) == ("failed", "no overlayfs", None)
+
+
+def test_an_abandoned_run_is_requeued_and_the_old_claim_is_fenced_off(session: Session) -> None:
+    run_id = new_run(session)
+    first = jobs.claim_run(session=session, run_id=run_id, worker="h:1", lease_s=60)
+    later = datetime.now(UTC) + timedelta(seconds=61)
+
+    assert jobs.requeue_abandoned(session=session, max_attempts=3) == []
+    assert jobs.requeue_abandoned(session=session, max_attempts=3, now=later) == [run_id]
+    assert status_of(session, run_id) == Status.QUEUED
+
+    second = jobs.claim_run(session=session, run_id=run_id, worker="h:2", lease_s=60)
+    assert (first, second) == (1, 2)
+    # The first worker was only slow, not dead: its result arrives too late and is refused.
+    assert not jobs.finish_run(session=session, run_id=run_id, attempt=1, outcome=OUTCOME)
+    assert jobs.finish_run(session=session, run_id=run_id, attempt=2, outcome=OUTCOME)
+
+
+def test_a_run_that_exhausts_its_attempts_fails(session: Session) -> None:
+    run_id = new_run(session)
+    for attempt in (1, 2):
+        assert jobs.claim_run(session=session, run_id=run_id, worker="h", lease_s=-1) == attempt
+        assert jobs.requeue_abandoned(session=session, max_attempts=2) == (
+            [run_id] if attempt < 2 else []
+        )
+    session.expire_all()
+    run = jobs.get_run(session=session, run_id=run_id)
+    assert run is not None
+    assert run.status == Status.FAILED
+    assert run.message is not None and "died 2 times" in run.message
+
+
+def test_stale_queued_runs_are_resent_once_per_timeout(session: Session) -> None:
+    run_id = new_run(session)
+    soon = datetime.now(UTC) + timedelta(seconds=30)
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    assert jobs.resend_stale(session=session, older_than_s=60, now=soon) == []
+    assert jobs.resend_stale(session=session, older_than_s=60, now=later) == [run_id]
+    # Stamped as sent at `later`: not stale again until another timeout has passed.
+    assert jobs.resend_stale(session=session, older_than_s=60, now=later) == []
+
+
+def test_running_runs_are_never_resent(session: Session) -> None:
+    run_id = new_run(session)
+    jobs.claim_run(session=session, run_id=run_id, worker="h", lease_s=600)
+    later = datetime.now(UTC) + timedelta(seconds=120)
+    assert jobs.resend_stale(session=session, older_than_s=60, now=later) == []
+
+
+def test_get_runs_returns_the_known_ones(session: Session) -> None:
+    first, second = new_run(session), new_run(session)
+    found = jobs.get_runs(session=session, run_ids=[first, second, uuid.uuid4()])
+    assert set(found) == {first, second}

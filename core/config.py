@@ -64,8 +64,7 @@ class Settings(BaseSettings):
     """Past this many queued jobs, new submissions get 503 with Retry-After."""
     queue_full_retry_after_s: int = 5
     api_tokens: Annotated[list[str], NoDecode] = []
-    """Comma-separated API tokens; empty (the default) means the API is open."""
-    api_token_header: str = "X-Auth-Token"
+    """Comma-separated API tokens, sent in the X-Auth-Token header; empty: the API is open."""
     rate_limit_per_minute: int = 600
     """Runs each token may submit per minute (0: unlimited); a batch counts each of its runs."""
     rate_limit_burst: int = 60

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from celery import Celery
@@ -86,5 +87,25 @@ def send_runs(app: Celery, run_ids: Iterable[uuid.UUID]) -> None:
             app.send_task(RUN_TASK, args=[str(run_id)], producer=producer)
 
 
-def heartbeat_value(*, slots: int, host: str) -> str:
-    return json.dumps({"slots": slots, "host": host})
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Heartbeat:
+    """What a live worker says about itself, every few seconds, under its heartbeat key."""
+
+    worker: str
+    """host:pid"""
+    slots: int
+    """Runs it can carry out at once (its sandbox slots)."""
+    sandbox_ok: bool
+    sandbox_detail: str
+    """The sandbox self-check's verdict on this host, in one line."""
+
+    @property
+    def key(self) -> str:
+        return HEARTBEAT_PREFIX + self.worker
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Heartbeat:
+        return cls(**json.loads(text))

@@ -1,0 +1,79 @@
+"""The FastAPI application: `uvicorn api.main:create_app --factory` (or `jaula up`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import APIRouter, FastAPI
+
+from api import errors
+from api.body_limit import BodyLimit
+from api.ratelimit import RateLimiter
+from api.routes import health, languages, runs
+from api.services import Services
+from api.store import RunStore
+from api.waiting import FinishedRuns
+from core.config import Settings, get_settings
+from core.db import dispose_all, session_factory
+from core.languages import catalogue
+from core.queue import make_celery
+
+DESCRIPTION = """\
+Run untrusted programs in fresh containers (namespaces, cgroups, overlayfs) and get their output,
+verdict and resource figures. Submit with `POST /v1/runs`, read with `GET /v1/runs/{id}`.
+
+When the server has API tokens configured, send yours in the `X-Auth-Token` header.
+"""
+
+
+def max_body_bytes(settings: Settings) -> int:
+    """The largest body a valid request can have: a full batch of maximal runs, base64-encoded."""
+    per_run = settings.max_source_bytes + settings.max_stdin_bytes
+    per_run += settings.max_args * settings.max_arg_bytes
+    return settings.batch_max_size * (per_run * 4 // 3 + 64 * 1024)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = aioredis.Redis.from_url(settings.broker)
+        finished = FinishedRuns(settings.broker)
+        celery = make_celery(settings, name="jaula-api")
+        app.state.services = Services(
+            settings=settings,
+            languages=catalogue(),
+            store=RunStore(settings, session_factory(settings.database), celery),
+            finished=finished,
+            limiter=RateLimiter(
+                client, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+            ),
+            redis=client,
+        )
+        await finished.start()
+        try:
+            yield
+        finally:
+            await finished.stop()
+            await client.aclose()
+            celery.close()
+            dispose_all()
+
+    app = FastAPI(
+        title="jaula",
+        summary="A sandboxed code-execution service: a judge and a playground.",
+        description=DESCRIPTION,
+        version="1",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    v1 = APIRouter(prefix="/v1")
+    v1.include_router(runs.router)
+    v1.include_router(languages.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes(settings))
+    return app

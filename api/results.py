@@ -1,0 +1,67 @@
+"""From a stored run to its public JSON: outputs as text when they are text, else base64."""
+
+from __future__ import annotations
+
+import base64
+
+from api.schemas import Encoding, LimitsPublic, RunPublic
+from core.models import Run
+
+
+def encode_output(data: bytes | None, encoding: str) -> tuple[str | None, Encoding | None]:
+    """Bytes -> (JSON string, how it is encoded). Lossless: bytes that are not valid UTF-8 are
+    sent as base64 even when the client asked for text, and the returned encoding says so."""
+    if data is None:
+        return None, None
+    if encoding == "utf-8":
+        try:
+            return data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(data).decode("ascii"), "base64"
+
+
+def limits_of(run: Run) -> LimitsPublic:
+    return LimitsPublic(
+        cpu_time_limit_s=run.cpu_time_limit_s,
+        wall_time_limit_s=run.wall_time_limit_s,
+        memory_limit_mb=run.memory_limit_mb,
+        pids_limit=run.pids_limit,
+        output_limit_kb=run.output_limit_kb,
+        file_size_limit_kb=run.file_size_limit_kb,
+        network=run.network,
+    )
+
+
+def to_public(run: Run, encoding: str | None = None) -> RunPublic:
+    """The run as the API shows it; `encoding` overrides the one the run was submitted with."""
+    encoding = encoding or run.encoding
+    stdout, stdout_encoding = encode_output(run.stdout, encoding)
+    stderr, stderr_encoding = encode_output(run.stderr, encoding)
+    compile_output, compile_output_encoding = encode_output(run.compile_output, encoding)
+    return RunPublic.model_validate(
+        {
+            "id": run.id,
+            "status": run.status,
+            "language": run.language,
+            "limits": limits_of(run),
+            "verdict": run.verdict,
+            "exit_code": run.exit_code,
+            "signal": run.signal,
+            "cpu_time_ms": run.cpu_time_ms,
+            "wall_time_ms": run.wall_time_ms,
+            "memory_peak_bytes": run.memory_peak_bytes,
+            "stdout": stdout,
+            "stdout_encoding": stdout_encoding,
+            "stdout_truncated": run.stdout_truncated,
+            "stderr": stderr,
+            "stderr_encoding": stderr_encoding,
+            "stderr_truncated": run.stderr_truncated,
+            "compile_output": compile_output,
+            "compile_output_encoding": compile_output_encoding,
+            "message": run.message,
+            "queued_at": run.queued_at,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+        }
+    )

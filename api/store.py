@@ -1,0 +1,73 @@
+"""The API's side of the job lifecycle: store runs, send their ids, read them back.
+
+Blocking work (database, broker) lives here in plain functions; async routes call them through
+the thread pool. Storing and sending are separate steps on purpose: the row is committed before
+its message exists, so a worker never receives an id it cannot find, and a message that fails to
+go out is not an error for the client (the run is safely stored; the reconciler resends it).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+
+from celery import Celery
+from fastapi import status
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.errors import ApiError
+from core import jobs
+from core.config import Settings
+from core.models import FINAL_STATUSES, Run
+from core.queue import send_runs
+
+log = logging.getLogger(__name__)
+
+
+class RunStore:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], celery: Celery) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.celery = celery
+
+    def store(self, requests: Sequence[jobs.RunRequest]) -> list[uuid.UUID]:
+        """Insert queued runs (all or none); 503 when the queue is already full."""
+        with self.sessions() as session:
+            queued = jobs.count_queued(session=session)
+            if queued + len(requests) > self.settings.max_queued_jobs:
+                raise ApiError(
+                    status.HTTP_503_SERVICE_UNAVAILABLE,
+                    f"The queue is full ({queued} runs waiting); try again in "
+                    f"{self.settings.queue_full_retry_after_s} s.",
+                    headers={"Retry-After": str(self.settings.queue_full_retry_after_s)},
+                )
+            return [run.id for run in jobs.create_runs(session=session, requests=requests)]
+
+    def send(self, run_ids: Sequence[uuid.UUID]) -> None:
+        try:
+            send_runs(self.celery, run_ids)
+        except (OperationalError, RedisError, OSError) as exc:
+            log.warning("could not queue %d run(s) now, the reconciler will: %s", len(run_ids), exc)
+
+    def get(self, run_id: uuid.UUID) -> Run | None:
+        with self.sessions() as session:
+            return jobs.get_run(session=session, run_id=run_id)
+
+    def get_many(self, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Run]:
+        with self.sessions() as session:
+            return jobs.get_runs(session=session, run_ids=run_ids)
+
+    def is_final(self, run_id: uuid.UUID) -> bool:
+        with self.sessions() as session:
+            state = session.scalar(select(Run.status).where(Run.id == run_id))
+            return state in FINAL_STATUSES
+
+    def check(self) -> str:
+        """Raise if the database or its schema is unusable; else describe it."""
+        with self.sessions() as session:
+            session.execute(select(Run.id).limit(1)).all()
+            return session.get_bind().dialect.name

@@ -1,0 +1,4 @@
+program broken
+  implicit none
+  print *, undefined_name
+end program broken

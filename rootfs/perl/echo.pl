@@ -1,0 +1,5 @@
+binmode STDIN;
+binmode STDOUT;
+local $/;
+my $data = <STDIN>;
+print $data if defined $data;

@@ -1,0 +1,2 @@
+<?php
+fwrite(STDOUT, stream_get_contents(STDIN));

@@ -1,0 +1,3 @@
+$stdin.binmode
+$stdout.binmode
+$stdout.write($stdin.read)

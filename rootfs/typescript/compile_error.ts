@@ -1,0 +1,2 @@
+const answer: number = undefined_name;
+console.log(answer);

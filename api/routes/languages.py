@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ServicesDep
 from api.schemas import LanguagePublic, LanguagesPublic, LimitsPublic
 from core.config import Settings
+from core.images import open_store
 from core.languages import Language
 from core.limits import RunLimits
 
@@ -26,7 +27,11 @@ async def list_languages(services: ServicesDep) -> LanguagesPublic:
 
 def image_versions(settings: Settings) -> dict[str, str]:
     """Toolchain version per built language image, from the image store's manifest."""
-    return {}
+    try:
+        manifest = open_store(settings=settings).manifest()
+    except (OSError, ValueError):
+        return {}  # an unreadable manifest means no version is known, not a failed listing
+    return {name: record.version for name, record in manifest.layers.items()}
 
 
 def _public(language: Language, version: str | None) -> LanguagePublic:

@@ -79,11 +79,7 @@ class Service:
 
     def env(self) -> dict[str, str]:
         """The children's environment: the settings this process resolved, made explicit."""
-        env = dict(os.environ)
-        env["JAULA_DATA_DIR"] = str(self.settings.data_dir)
-        env["JAULA_DATABASE_URL"] = self.settings.database
-        env["JAULA_BROKER_URL"] = self.settings.broker
-        return env
+        return os.environ | settings_env(self.settings)
 
     def _spawn(self, name: str, argv: list[str]) -> Child:
         process = subprocess.Popen(argv, env=self.env(), start_new_session=True)
@@ -161,6 +157,26 @@ class Service:
         while self.children:
             child = self.children.pop()
             _terminate(child, STOP_TIMEOUT_S.get(child.name, 10.0))
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Settings as JAULA_* variables, so that child processes resolve exactly the same ones."""
+    env: dict[str, str] = {}
+    for name in settings.model_fields_set:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            text = ",".join(str(item) for item in value)
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        else:
+            text = str(value)
+        env[f"JAULA_{name.upper()}"] = text
+    env["JAULA_DATA_DIR"] = str(settings.data_dir)
+    env["JAULA_DATABASE_URL"] = settings.database
+    env["JAULA_BROKER_URL"] = settings.broker
+    return env
 
 
 def _terminate(child: Child, timeout_s: float) -> None:

@@ -1,0 +1,38 @@
+"""The Celery worker: `celery -A worker.app worker` (or `jaula up`, which starts one).
+
+The queue configuration is shared with the API (core.queue); what is set here concerns only the
+consumer. The pool is threads, one per sandbox slot: a run's work happens in its sandbox launcher
+process, so the worker's threads mostly wait, and one process holds every slot. Killing that
+process (even with SIGKILL) therefore takes its runs with it, and their leases bring them back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import signals
+
+from core.config import get_settings
+from core.queue import make_celery
+
+settings = get_settings()
+app = make_celery(settings, name="jaula-worker")
+app.conf.update(
+    worker_pool="threads",
+    # Tasks are registered by importing this module.
+    imports=["worker.tasks"],
+)
+
+
+@signals.worker_ready.connect
+def _start_maintenance(**_: Any) -> None:
+    from worker.maintenance import start
+
+    start(settings, app)
+
+
+@signals.worker_shutdown.connect
+def _stop_maintenance(**_: Any) -> None:
+    from worker.maintenance import stop
+
+    stop()

@@ -1,0 +1,127 @@
+"""One run, start to end: claim it, compile and run it (core.execution), store the outcome.
+
+    carry_out(run_id)
+        read the run; nothing to do if it is no longer queued (a duplicate message)
+        claim it (queued -> running) with a lease long enough for its time limits
+        compile if needed and run, in the sandbox          -> finish_run (done, with the result)
+        the sandbox itself failed (SandboxError)            -> fail_run (failed, with the message)
+        announce the id on the finished channel (wakes `?wait=true` requests)
+
+A worker that dies between claim and finish leaves the run `running`; once its lease expires the
+reconciler queues it again, and the attempt number keeps a late finish from the dead claim out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+from redis.exceptions import RedisError
+from sqlalchemy.orm import Session, sessionmaker
+
+import sandbox
+from core import jobs
+from core.config import Settings, get_settings
+from core.db import session_factory
+from core.execution import SubmissionError
+from core.images import ImageError
+from core.languages import Catalogue, Language, UnknownLanguage, catalogue
+from core.models import Run, Status
+from core.queue import FINISHED_CHANNEL
+from worker.runner import run_program
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Context:
+    """What every task of this worker process shares (built once, on first use)."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    languages: Catalogue
+    redis: redis.Redis
+    name: str
+    """host:pid, recorded on the runs this worker claims."""
+
+
+@cache
+def context() -> Context:
+    settings = get_settings()
+    return Context(
+        settings=settings,
+        sessions=session_factory(settings.database),
+        languages=catalogue(),
+        redis=redis.Redis.from_url(settings.broker, socket_timeout=5),
+        name=f"{socket.gethostname()}:{os.getpid()}",
+    )
+
+
+def lease_s(run: Run, language: Language, settings: Settings) -> float:
+    """How long a claim may last before its run is presumed abandoned: time limits plus grace."""
+    compile_s = language.compile_limits.wall_time_s if language.compiled else 0.0
+    return compile_s + run.wall_time_limit_s + settings.lease_grace_s
+
+
+def carry_out(run_id: uuid.UUID, ctx: Context | None = None) -> None:
+    ctx = ctx or context()
+    with ctx.sessions() as session:
+        run = jobs.get_run(session=session, run_id=run_id)
+    if run is None or run.status != Status.QUEUED:
+        log.info("run %s: %s, nothing to do", run_id, run.status if run else "unknown")
+        return
+    try:
+        language = ctx.languages.get(run.language)
+    except UnknownLanguage:
+        language = None
+    lease = lease_s(run, language, ctx.settings) if language else ctx.settings.lease_grace_s
+    with ctx.sessions() as session:
+        attempt = jobs.claim_run(session=session, run_id=run_id, worker=ctx.name, lease_s=lease)
+    if attempt is None:
+        log.info("run %s: claimed by another worker", run_id)
+        return
+    with ctx.sessions() as session:
+        if language is None:
+            message = f"This worker does not know the language {run.language!r}."
+            jobs.fail_run(session=session, run_id=run_id, attempt=attempt, message=message)
+        else:
+            _run_and_store(session, run, language, attempt, ctx.settings)
+    _announce(ctx, run_id)
+
+
+def _run_and_store(
+    session: Session, run: Run, language: Language, attempt: int, settings: Settings
+) -> None:
+    try:
+        outcome = run_program(run, language, settings)
+    except sandbox.SandboxError as exc:
+        log.warning("run %s: the sandbox failed: %s", run.id, exc)
+        message = f"The sandbox failed, so the program was not judged: {exc}"
+        stored = jobs.fail_run(session=session, run_id=run.id, attempt=attempt, message=message)
+    except (ImageError, SubmissionError) as exc:
+        log.warning("run %s: cannot run here: %s", run.id, exc)
+        message = f"This run could not be started: {exc}"
+        stored = jobs.fail_run(session=session, run_id=run.id, attempt=attempt, message=message)
+    except Exception:
+        # A bug of ours, not the program's: fail the run now (with a message the client can
+        # quote) rather than let its lease expire and retry something that will fail again.
+        log.exception("run %s: internal error", run.id)
+        message = "An internal error stopped this run; the operators can find it in the logs."
+        stored = jobs.fail_run(session=session, run_id=run.id, attempt=attempt, message=message)
+    else:
+        stored = jobs.finish_run(session=session, run_id=run.id, attempt=attempt, outcome=outcome)
+    if not stored:
+        log.warning("run %s: attempt %d lost its claim; result dropped", run.id, attempt)
+
+
+def _announce(ctx: Context, run_id: uuid.UUID) -> None:
+    try:
+        ctx.redis.publish(FINISHED_CHANNEL, str(run_id))
+    except (RedisError, OSError) as exc:
+        # Waiters poll the database as well; a lost announcement only delays them.
+        log.info("could not announce run %s: %s", run_id, exc)

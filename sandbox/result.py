@@ -100,7 +100,7 @@ def signal_name(number: int) -> str:
         return f"SIG{number}"
 
 
-_SIGNAL_MEANING = {
+_SIGNAL_MEANING: dict[int, str] = {
     _signal.SIGSEGV: "segmentation fault: an invalid memory access",
     _signal.SIGABRT: "abort: the program called abort(), often a failed assertion",
     _signal.SIGFPE: "arithmetic error, such as an integer division by zero",
@@ -136,9 +136,13 @@ def classify(obs: Observation) -> tuple[Verdict, str | None]:
         )
     if obs.signal == _signal.SIGXFSZ:
         limit_kb = obs.file_size_limit_bytes // 1024
-        return Verdict.OUTPUT_LIMIT, f"The program wrote a file larger than the {limit_kb} KB file size limit."
+        return (
+            Verdict.OUTPUT_LIMIT,
+            f"The program wrote a file larger than the {limit_kb} KB file size limit.",
+        )
     pids_note = (
-        f" It reached the limit of {obs.pids_limit} processes and threads, so a fork or thread creation failed."
+        f" It reached the limit of {obs.pids_limit} processes and threads,"
+        " so a fork or a thread creation failed."
         if obs.pids_limit_hits > 0
         else ""
     )

@@ -1,0 +1,111 @@
+"""/box, the job's directory: made by the init, filled by the exec stub, copied out after the run.
+
+The init works as root inside the container (after pivot_root and after the host's root is
+detached) over a tree that earlier untrusted code may have shaped (a compile run's output is a
+layer of the next run). So nothing here follows a symlink: every open is O_NOFOLLOW relative to a
+directory descriptor, and only regular files and directories are created or copied (symlinks are
+copied as symlinks, never followed; devices, FIFOs and sockets are skipped). The exec stub writes
+the job's files as the program's own unprivileged user.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import stat
+from collections.abc import Mapping
+
+from sandbox.spec import BOX, box_relative
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def make_box(uid: int, gid: int) -> None:
+    """Create /box (or take over the image's) for the program's user: its home for the job."""
+    if os.path.islink(BOX) or (os.path.exists(BOX) and not os.path.isdir(BOX)):
+        os.unlink(BOX)
+    if not os.path.exists(BOX):
+        os.mkdir(BOX, 0o755)
+    fd = os.open(BOX, _DIR_FLAGS)
+    try:
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, 0o755)
+    finally:
+        os.close(fd)
+
+
+def write_files(files: Mapping[str, str]) -> None:
+    """Write the job's files (base64 content by relative path) under /box, as the program's user."""
+    for name, content in files.items():
+        *dirs, base = box_relative(name).split("/")
+        parent = os.open(BOX, _DIR_FLAGS)
+        try:
+            for d in dirs:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(d, 0o755, dir_fd=parent)
+                child = os.open(d, _DIR_FLAGS, dir_fd=parent)
+                os.close(parent)
+                parent = child
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(base, flags, 0o644, dir_fd=parent)
+            try:
+                view = memoryview(base64.b64decode(content))
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+        finally:
+            os.close(parent)
+
+
+def collect(dest_dir_fd: int, *, max_bytes: int) -> None:
+    """Copy /box into the host directory open at dest_dir_fd (files, dirs, symlinks; at most max_bytes)."""
+    budget = [max_bytes]
+    src = os.open(BOX, _DIR_FLAGS)
+    try:
+        _copy_tree(src, dest_dir_fd, budget)
+    finally:
+        os.close(src)
+
+
+def _copy_tree(src: int, dst: int, budget: list[int]) -> None:
+    for entry in os.scandir(src):
+        st = entry.stat(follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            os.mkdir(entry.name, 0o755, dir_fd=dst)
+            child_src = os.open(entry.name, _DIR_FLAGS, dir_fd=src)
+            child_dst = os.open(entry.name, _DIR_FLAGS, dir_fd=dst)
+            try:
+                _copy_tree(child_src, child_dst, budget)
+            finally:
+                os.close(child_src)
+                os.close(child_dst)
+        elif stat.S_ISREG(st.st_mode):
+            _copy_file(src, dst, entry.name, st.st_mode & 0o755 | 0o644, budget)
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(entry.name, dir_fd=src), entry.name, dir_fd=dst)
+
+
+def _copy_file(src: int, dst: int, name: str, mode: int, budget: list[int]) -> None:
+    fin = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+    try:
+        if not stat.S_ISREG(os.fstat(fin).st_mode):  # swapped for something else since scandir
+            return
+        fout = os.open(
+            name,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            mode,
+            dir_fd=dst,
+        )
+        try:
+            while chunk := os.read(fin, 1 << 20):
+                budget[0] -= len(chunk)
+                if budget[0] < 0:
+                    raise OSError(27, "collected /box is larger than the scratch limit")  # EFBIG
+                os.write(fout, chunk)
+            os.fchmod(fout, mode)
+        finally:
+            os.close(fout)
+    finally:
+        os.close(fin)

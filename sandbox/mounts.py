@@ -1,0 +1,268 @@
+"""The container's filesystem, as a plan of mount operations (pure data) and a loop that applies it.
+
+Two plans, because half of the work does not depend on the job and is done ahead of time:
+
+staging (while the container waits for a job, in its own mount namespace):
+    /  made private, so nothing we mount propagates to the host
+    <stage>            tmpfs, size-limited: holds the overlay's upper and work dirs, /tmp, /dev/shm
+    <stage>/proc       fresh procfs of the container's pid namespace; /proc/sys, sysrq-trigger, irq,
+                       bus, fs read-only; kcore, keys, kallsyms, timer_list, ... masked by /dev/null
+    <stage>/dev        small tmpfs: null zero full random urandom, fd/stdin/stdout/stderr links,
+                       shm (bind of <stage>/shm); then read-only. No tty, no pts, no disks.
+
+root (when the job arrives):
+    <stage>/root       overlay: lowerdir = image layers (read-only), upper/work on the tmpfs
+    proc, dev moved in; /tmp bound from the tmpfs
+    pivot_root into it, binds taken from the old root, old root detached: the host is gone.
+
+Nothing here is ever mounted in the host's mount namespace, so a crash cannot leave a mount behind.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sandbox import _libc
+from sandbox.spec import Bind
+
+NOSUID_NODEV_NOEXEC = _libc.MS_NOSUID | _libc.MS_NODEV | _libc.MS_NOEXEC
+
+PROC_READONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
+PROC_MASKED_FILES = (
+    "kcore",
+    "keys",
+    "key-users",
+    "kallsyms",
+    "kmsg",
+    "latency_stats",
+    "timer_list",
+    "timer_stats",
+    "sched_debug",
+    "config.gz",
+    "vmallocinfo",
+    "modules",
+)
+PROC_MASKED_DIRS = ("acpi", "scsi", "asound", "driver")
+DEVICES = (  # name, major, minor
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+)
+DEV_LINKS = (
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("core", "/proc/kcore"),
+)
+OLD_ROOT = ".oldroot"
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One step of a mount plan. `kind` selects what `apply` does; `step` names it in errors."""
+
+    kind: str
+    target: str
+    source: str | None = None
+    fstype: str | None = None
+    flags: int = 0
+    data: str | None = None
+    mode: int = 0
+
+    @property
+    def step(self) -> str:
+        return f"{self.kind} {self.target}"
+
+
+def tmpfs_options(*, size_bytes: int, inodes: int, mode: int) -> str:
+    return f"size={size_bytes},nr_inodes={inodes},mode={mode:o}"
+
+
+def plan_staging(stage: str, *, scratch_bytes: int, scratch_inodes: int) -> list[Op]:
+    proc = f"{stage}/proc"
+    dev = f"{stage}/dev"
+    ops = [
+        Op("mount", "/", flags=_libc.MS_REC | _libc.MS_PRIVATE),
+        Op(
+            "mount",
+            stage,
+            "tmpfs",
+            "tmpfs",
+            _libc.MS_NOSUID | _libc.MS_NODEV,
+            tmpfs_options(size_bytes=scratch_bytes, inodes=scratch_inodes, mode=0o755),
+        ),
+    ]
+    ops += [Op("mkdir", f"{stage}/{d}", mode=0o755) for d in ("upper", "work", "root", "proc", "dev")]
+    ops += [Op("mkdir", f"{stage}/{d}", mode=0o1777) for d in ("tmp", "shm")]
+    ops.append(Op("mount", proc, "proc", "proc", NOSUID_NODEV_NOEXEC))
+    for name in PROC_READONLY:
+        ops.append(Op("readonly_bind", f"{proc}/{name}", f"{proc}/{name}"))
+    ops += [Op("mask_file", f"{proc}/{name}") for name in PROC_MASKED_FILES]
+    ops += [Op("mask_dir", f"{proc}/{name}") for name in PROC_MASKED_DIRS]
+    ops.append(
+        Op(
+            "mount",
+            dev,
+            "tmpfs",
+            "tmpfs",
+            _libc.MS_NOSUID | _libc.MS_NOEXEC,
+            "size=64k,nr_inodes=64,mode=755",
+        )
+    )
+    ops += [
+        Op("mknod", f"{dev}/{name}", data=f"{major}:{minor}", mode=0o666) for name, major, minor in DEVICES
+    ]
+    ops += [Op("symlink", f"{dev}/{name}", source=target) for name, target in DEV_LINKS]
+    ops.append(Op("mkdir", f"{dev}/shm", mode=0o1777))
+    ops.append(Op("remount_readonly", dev, flags=_libc.MS_NOSUID | _libc.MS_NOEXEC))
+    ops.append(Op("mount", f"{dev}/shm", f"{stage}/shm", None, _libc.MS_BIND))
+    return ops
+
+
+def overlay_options(layers: Sequence[str], upper: str, work: str) -> str:
+    # overlayfs lists lower layers top first; Spec.layers lists them base first.
+    return f"lowerdir={':'.join(reversed(layers))},upperdir={upper},workdir={work}"
+
+
+def plan_root(stage: str, layers: Sequence[str]) -> list[Op]:
+    """Everything up to and including pivot_root (host paths still visible under /.oldroot after)."""
+    root = f"{stage}/root"
+    return [
+        Op(
+            "mount",
+            root,
+            "overlay",
+            "overlay",
+            _libc.MS_NOSUID | _libc.MS_NODEV,
+            overlay_options(layers, f"{stage}/upper", f"{stage}/work"),
+        ),
+        Op("ensure_dir", f"{root}/proc", mode=0o555),
+        Op("ensure_dir", f"{root}/dev", mode=0o755),
+        Op("ensure_dir", f"{root}/tmp", mode=0o1777),
+        Op("ensure_dir", f"{root}/{OLD_ROOT}", mode=0o700),
+        Op("mount", f"{root}/proc", f"{stage}/proc", None, _libc.MS_MOVE),
+        Op("mount", f"{root}/dev", f"{stage}/dev", None, _libc.MS_MOVE),
+        Op("mount", f"{root}/tmp", f"{stage}/tmp", None, _libc.MS_BIND),
+        Op("pivot_root", root, source=f"{root}/{OLD_ROOT}"),
+    ]
+
+
+def plan_binds(binds: Sequence[Bind]) -> list[Op]:
+    """Binds, after pivot_root: sources through the old root, targets inside the container."""
+    ops = []
+    for bind in binds:
+        source = f"/{OLD_ROOT}/{bind.source.lstrip('/')}"
+        flags = _libc.MS_NOSUID | _libc.MS_NODEV | (0 if bind.writable else _libc.MS_RDONLY)
+        ops.append(Op("bind_inside", os.path.normpath(bind.target), source, flags=flags))
+    return ops
+
+
+def plan_detach() -> list[Op]:
+    return [Op("detach", f"/{OLD_ROOT}"), Op("rmdir", f"/{OLD_ROOT}")]
+
+
+def apply(ops: Sequence[Op]) -> None:
+    """Carry out a plan. Raises OSError with the failing path; the caller names the step."""
+    for op in ops:
+        try:
+            _apply_one(op)
+        except OSError as exc:
+            exc.filename = op.target if exc.filename is None else exc.filename
+            raise StepFailed(op.step, exc) from exc
+
+
+class StepFailed(Exception):
+    def __init__(self, step: str, error: OSError) -> None:
+        self.step = step
+        self.error = error
+        super().__init__(f"{step}: {error}")
+
+
+def _apply_one(op: Op) -> None:
+    if op.kind == "mount":
+        _libc.mount(op.source, op.target, op.fstype, op.flags, op.data)
+    elif op.kind == "mkdir":
+        os.mkdir(op.target, op.mode)
+        os.chmod(op.target, op.mode)  # not filtered by the umask
+    elif op.kind == "ensure_dir":
+        if not os.path.isdir(op.target) or os.path.islink(op.target):
+            os.mkdir(op.target, op.mode)
+    elif op.kind == "readonly_bind":
+        if os.path.exists(op.target):
+            _libc.mount(op.source, op.target, None, _libc.MS_BIND | _libc.MS_REC)
+            _libc.mount(
+                None,
+                op.target,
+                None,
+                _libc.MS_REMOUNT | _libc.MS_BIND | _libc.MS_RDONLY | NOSUID_NODEV_NOEXEC,
+            )
+    elif op.kind == "mask_file":
+        if os.path.exists(op.target):
+            _libc.mount("/dev/null", op.target, None, _libc.MS_BIND)
+    elif op.kind == "mask_dir":
+        if os.path.isdir(op.target):
+            _libc.mount(
+                "tmpfs",
+                op.target,
+                "tmpfs",
+                _libc.MS_RDONLY | NOSUID_NODEV_NOEXEC,
+                "size=0,nr_inodes=1",
+            )
+    elif op.kind == "mknod":
+        major, minor = (int(x) for x in (op.data or "0:0").split(":"))
+        os.mknod(op.target, stat.S_IFCHR | op.mode, os.makedev(major, minor))
+        os.chmod(op.target, op.mode)
+    elif op.kind == "symlink":
+        os.symlink(op.source or "", op.target)
+    elif op.kind == "remount_readonly":
+        _libc.mount(None, op.target, None, _libc.MS_REMOUNT | _libc.MS_RDONLY | op.flags)
+    elif op.kind == "pivot_root":
+        _libc.pivot_root(op.target, op.source or "")
+        os.chdir("/")
+    elif op.kind == "bind_inside":
+        _bind_inside(op)
+    elif op.kind == "detach":
+        _libc.umount2(op.target, _libc.MNT_DETACH)
+    elif op.kind == "rmdir":
+        os.rmdir(op.target)
+    else:
+        raise ValueError(f"unknown mount operation {op.kind!r}")
+
+
+def _bind_inside(op: Op) -> None:
+    """Bind a host path (under the old root) onto a container path that may not exist yet.
+
+    The target is resolved without following symlinks and without leaving the container root:
+    the image and the job's files are not trusted to keep a path meaning what it says.
+    """
+    source = op.source or ""
+    is_dir = os.path.isdir(source)
+    parts = [p for p in op.target.split("/") if p]
+    resolve = _libc.RESOLVE_IN_ROOT | _libc.RESOLVE_NO_SYMLINKS | _libc.RESOLVE_NO_MAGICLINKS
+    parent = _libc.openat2(-100, "/", os.O_PATH | os.O_DIRECTORY, resolve=resolve)
+    try:
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            try:
+                fd = _libc.openat2(parent, part, os.O_PATH, resolve=resolve)
+            except FileNotFoundError:
+                if last and not is_dir:
+                    os.close(os.open(part, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=parent))
+                else:
+                    os.mkdir(part, 0o755, dir_fd=parent)
+                fd = _libc.openat2(parent, part, os.O_PATH, resolve=resolve)
+            os.close(parent)
+            parent = fd
+        _libc.mount(source, f"/proc/self/fd/{parent}", None, _libc.MS_BIND | _libc.MS_REC)
+        # Remount through the path, not the descriptor: the descriptor still names the directory
+        # underneath the new mount. The walk above proved the path has no symlink, and nothing
+        # untrusted runs yet that could change that.
+        _libc.mount(None, op.target, None, _libc.MS_REMOUNT | _libc.MS_BIND | op.flags)
+    finally:
+        os.close(parent)

@@ -1,0 +1,59 @@
+"""Messages between the client, the launcher and the container processes.
+
+A message is a JSON object in a frame: 4-byte big-endian length, then UTF-8 JSON. File descriptors
+travel with the frame header as SCM_RIGHTS ancillary data. Stream sockets (socketpairs) carry them,
+so a message can be as large as a job's files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+from typing import Any
+
+_HEADER = struct.Struct("!I")
+MAX_MESSAGE_BYTES = 1 << 30
+MAX_FDS = 8
+
+
+class ChannelClosed(EOFError):
+    """The other end went away."""
+
+
+def send(sock: socket.socket, message: dict[str, Any], fds: list[int] | tuple[int, ...] = ()) -> None:
+    body = json.dumps(message, separators=(",", ":")).encode()
+    frame = _HEADER.pack(len(body)) + body
+    sent = socket.send_fds(sock, [frame], list(fds)) if fds else sock.send(frame)
+    if sent < len(frame):
+        sock.sendall(frame[sent:])
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    chunks = []
+    while size:
+        chunk = sock.recv(min(size, 1 << 20))
+        if not chunk:
+            raise ChannelClosed("connection closed in the middle of a message")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def recv(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    """Receive one message and the descriptors sent with it (the caller owns and closes them)."""
+    header, fds, _flags, _addr = socket.recv_fds(sock, _HEADER.size, MAX_FDS)
+    if not header:
+        for fd in fds:
+            os.close(fd)
+        raise ChannelClosed("connection closed")
+    if len(header) < _HEADER.size:
+        header += _recv_exact(sock, _HEADER.size - len(header))
+    (size,) = _HEADER.unpack(header)
+    if size > MAX_MESSAGE_BYTES:
+        raise ValueError(f"message of {size} bytes is over the {MAX_MESSAGE_BYTES} byte limit")
+    message = json.loads(_recv_exact(sock, size))
+    if not isinstance(message, dict):
+        raise ValueError("a message must be a JSON object")
+    return message, fds

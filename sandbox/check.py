@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from sandbox import _libc
@@ -89,7 +90,7 @@ _NAMESPACES = {
     "user (unprivileged)": _libc.CLONE_NEWUSER,
 }
 
-_HARDENING = [
+_HARDENING: list[tuple[str, Callable[[str], bool], str]] = [
     # (sysctl path, good when, advice)
     (
         "kernel/io_uring_disabled",

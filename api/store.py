@@ -36,15 +36,19 @@ class RunStore:
 
     def store(self, requests: Sequence[jobs.RunRequest]) -> list[uuid.UUID]:
         """Insert queued runs (all or none); 503 when the queue is already full."""
+        # The count and the insert are separate transactions on purpose: on SQLite a transaction
+        # that reads and then writes fails at once (SQLITE_BUSY) when another writer got in
+        # between, instead of waiting. The cap is a soft limit; a small overshoot is harmless.
         with self.sessions() as session:
             queued = jobs.count_queued(session=session)
-            if queued + len(requests) > self.settings.max_queued_jobs:
-                raise ApiError(
-                    status.HTTP_503_SERVICE_UNAVAILABLE,
-                    f"The queue is full ({queued} runs waiting); try again in "
-                    f"{self.settings.queue_full_retry_after_s} s.",
-                    headers={"Retry-After": str(self.settings.queue_full_retry_after_s)},
-                )
+        if queued + len(requests) > self.settings.max_queued_jobs:
+            raise ApiError(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"The queue is full ({queued} runs waiting); try again in "
+                f"{self.settings.queue_full_retry_after_s} s.",
+                headers={"Retry-After": str(self.settings.queue_full_retry_after_s)},
+            )
+        with self.sessions() as session:
             return [run.id for run in jobs.create_runs(session=session, requests=requests)]
 
     def send(self, run_ids: Sequence[uuid.UUID]) -> None:

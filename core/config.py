@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     """Runs a token may submit at once above the steady rate."""
     api_processes: int = 1
     """Uvicorn worker processes started by `jaula up`."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Of the processes `jaula up` starts (info: the worker logs every run it receives)."""
 
     # Worker and reconciler.
     lease_grace_s: float = 30.0

@@ -109,7 +109,7 @@ class Service:
             sys.executable, "-m", "celery", "-A", "worker.app", "worker",
             "--queues", QUEUE,
             "--concurrency", str(self.settings.worker_concurrency),
-            "--loglevel", "INFO",
+            "--loglevel", self.settings.log_level.upper(),
             # One worker per host needs no cluster chatter at start-up.
             "--without-gossip", "--without-mingle",
         ]  # fmt: skip
@@ -119,7 +119,7 @@ class Service:
             sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
             "--host", self.host, "--port", str(self.port),
             "--workers", str(self.settings.api_processes),
-            "--no-access-log", "--log-level", "warning",
+            "--no-access-log", "--log-level", _quieter(self.settings.log_level),
         ]  # fmt: skip
 
     def _wait_for_api(self, timeout_s: float = 30.0) -> None:
@@ -157,6 +157,11 @@ class Service:
         while self.children:
             child = self.children.pop()
             _terminate(child, STOP_TIMEOUT_S.get(child.name, 10.0))
+
+
+def _quieter(level: str) -> str:
+    # uvicorn's info level logs every connection; one level up keeps start-up and errors.
+    return "warning" if level == "info" else level
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -26,6 +26,7 @@ import pytest
 import uvicorn
 
 from api.main import create_app
+from core.cli.up import settings_env
 from core.config import Settings
 from core.db import dispose_all, migrate
 from core.queue import QUEUE
@@ -152,12 +153,8 @@ def _as_url(server_url: str, dbname: str) -> str:
     return f"{scheme}://{authority}/{dbname}" + (f"?{query}" if query else "")
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Each test module runs once against SQLite and once against PostgreSQL."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'jaula.db'}"
@@ -209,9 +206,7 @@ ApiFactory = Callable[..., ApiServer]
 
 
 @pytest.fixture
-def api_factory(
-    database_url: str, redis_server: RedisServer, tmp_path: Path
-) -> Iterator[ApiFactory]:
+def api_factory(database_url: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[ApiFactory]:
     """Start an API with the test's database and Redis, plus any settings a test overrides."""
     started: list[ApiServer] = []
 
@@ -239,21 +234,6 @@ def api(api_factory: ApiFactory) -> ApiServer:
 # --- Workers -----------------------------------------------------------------------------------
 
 
-def service_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        JAULA_DATA_DIR=str(settings.data_dir),
-        JAULA_DATABASE_URL=settings.database,
-        JAULA_BROKER_URL=settings.broker,
-        JAULA_WORKER_CONCURRENCY=str(settings.worker_concurrency),
-        JAULA_LEASE_GRACE_S=str(settings.lease_grace_s),
-        JAULA_REQUEUE_AFTER_S=str(settings.requeue_after_s),
-        JAULA_RECONCILE_INTERVAL_S=str(settings.reconcile_interval_s),
-        **extra,
-    )
-    return env
-
-
 @dataclass
 class Worker:
     """A real Celery worker process (`celery -A worker.app worker`), as `jaula up` starts it."""
@@ -268,7 +248,7 @@ class Worker:
                 "--without-gossip", "--without-mingle"]  # fmt: skip
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                argv, env=service_env(self.settings), cwd=REPO, stdout=log, stderr=log
+                argv, env=os.environ | settings_env(self.settings), cwd=REPO, stdout=log, stderr=log
             )
 
     @property
@@ -290,3 +270,51 @@ class Worker:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def require_sandbox(*languages: str) -> Settings:
+    """Root and built images for these languages, or skip (fail under JAULA_REQUIRE_SERVICES).
+    Returns the ambient settings, whose image store the tests use."""
+    if os.geteuid() != 0:
+        missing("the sandbox needs root")
+    ambient = Settings()
+    from core.images import ImageError, open_store
+    from core.languages import catalogue
+
+    store = open_store(settings=ambient)
+    for name in languages:
+        try:
+            store.layers_for(catalogue().get(name), catalogue())
+        except ImageError as exc:
+            missing(f"{exc} (image store {ambient.images_path})")
+    return ambient
+
+
+@dataclass
+class Stack:
+    """API (in this process) + a real Celery worker process + Redis + a database."""
+
+    api: ApiServer
+    worker: Worker
+
+    @property
+    def settings(self) -> Settings:
+        return self.api.settings
+
+
+@contextlib.contextmanager
+def running_stack(settings: Settings, log_path: Path) -> Iterator[Stack]:
+    worker = Worker(settings, log_path)
+    worker.start()
+    api = start_api(settings)
+    try:
+        with api.client() as client:
+            wait_for(
+                lambda: client.get("/healthz").status_code == 200,
+                timeout_s=60,
+                what="a ready worker (see " + str(log_path) + ")",
+            )
+        yield Stack(api, worker)
+    finally:
+        api.stop()
+        worker.stop()

@@ -32,23 +32,17 @@ def post_run(api: ApiServer, body: Mapping[str, object], **params: str) -> httpx
         return client.post("/v1/runs", json=body, params=params)
 
 
-def finish_as_a_worker_would(
-    api: ApiServer, run_id: str, *, stdout: bytes, announce: bool = True
-) -> None:
+def finish_as_a_worker_would(api: ApiServer, run_id: str, *, stdout: bytes, announce: bool = True) -> None:
     sessions = session_factory(api.settings.database)
     with sessions() as session:
-        attempt = jobs.claim_run(
-            session=session, run_id=uuid.UUID(run_id), worker="t:1", lease_s=60
-        )
+        attempt = jobs.claim_run(session=session, run_id=uuid.UUID(run_id), worker="t:1", lease_s=60)
         assert attempt == 1
         outcome = jobs.RunOutcome(
             verdict="ok", exit_code=0, signal=None, cpu_time_ms=5, wall_time_ms=6,
             memory_peak_bytes=1 << 20, stdout=stdout, stderr=b"", stdout_truncated=False,
             stderr_truncated=False, compile_output=None, message=None,
         )  # fmt: skip
-        assert jobs.finish_run(
-            session=session, run_id=uuid.UUID(run_id), attempt=1, outcome=outcome
-        )
+        assert jobs.finish_run(session=session, run_id=uuid.UUID(run_id), attempt=1, outcome=outcome)
     if announce:
         redis.Redis.from_url(api.settings.broker).publish(FINISHED_CHANNEL, run_id)
 
@@ -265,9 +259,7 @@ def test_validation_errors_say_what_to_change(
 
 def test_a_body_that_is_not_json_is_422(api: ApiServer) -> None:
     with api.client() as client:
-        response = client.post(
-            "/v1/runs", content=b"{nope", headers={"content-type": "application/json"}
-        )
+        response = client.post("/v1/runs", content=b"{nope", headers={"content-type": "application/json"})
     assert response.status_code == 422
     assert response.json()["detail"].startswith("Invalid request: request body is not valid JSON")
 
@@ -334,8 +326,7 @@ def test_each_token_has_its_own_rate_limit(api_factory: ApiFactory) -> None:
     api = api_factory(api_tokens=[first, second], rate_limit_per_minute=6, rate_limit_burst=2)
     with api.client() as client:
         statuses = [
-            client.post("/v1/runs", json=HELLO, headers={"X-Auth-Token": first}).status_code
-            for _ in range(2)
+            client.post("/v1/runs", json=HELLO, headers={"X-Auth-Token": first}).status_code for _ in range(2)
         ]
         refused = client.post("/v1/runs", json=HELLO, headers={"X-Auth-Token": first})
         other = client.post("/v1/runs", json=HELLO, headers={"X-Auth-Token": second})

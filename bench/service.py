@@ -1,0 +1,219 @@
+"""Service benchmark: jaula end to end against the machine's own process-spawn rate, in one run.
+
+    sudo .venv/bin/python bench/service.py [--jobs 1000] [--latency-runs 200] [--json FILE]
+
+Measures, one after the other on the same machine:
+  1. anchor: bare `/usr/bin/python3 -c 'print(1)'` spawns per second on the host, one spawning
+     loop per core (the physical limit for Python hello-world jobs here);
+  2. throughput: Python hello-world jobs through the whole service (HTTP POST -> database ->
+     Celery/Redis -> worker -> sandbox -> database), submitted by concurrent clients faster than
+     they complete, counted as they finish (the workers' announcements on Redis), then checked;
+  3. latency: single `POST /v1/runs?wait=true` requests one at a time (low load), p50 and p95.
+
+The service is started as `jaula up` starts it (core.cli.up.Service: its own redis-server,
+SQLite under a temporary data dir, a Celery worker, uvicorn), with the image store configured
+in the environment (JAULA_IMAGES_DIR, default /var/lib/jaula/images).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+
+from core.cli.up import Service
+from core.config import Settings
+from core.queue import FINISHED_CHANNEL
+
+HOST_PYTHON = "/usr/bin/python3"
+HELLO = {"language": "python", "source": "print('hello')"}
+
+
+def spawn_rate(seconds: float, loops: int) -> float:
+    """Bare `python3 -c 'print(1)'` runs per second, `loops` spawning loops in parallel."""
+    counts = [0] * loops
+    deadline = time.monotonic() + seconds
+
+    def loop(index: int) -> None:
+        while time.monotonic() < deadline:
+            subprocess.run([HOST_PYTHON, "-c", "print(1)"], stdout=subprocess.DEVNULL, check=True)
+            counts[index] += 1
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(loops)]
+    start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.monotonic() - start)
+
+
+class Finished:
+    """Counts run ids announced on the finished channel (no load on the API while waiting)."""
+
+    def __init__(self, broker: str) -> None:
+        client = redis.Redis.from_url(broker)
+        self.pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        self.pubsub.subscribe(FINISHED_CHANNEL)
+        self.seen: set[str] = set()
+
+    def wait_for(self, ids: set[str], timeout_s: float) -> float:
+        deadline = time.monotonic() + timeout_s
+        while not ids <= self.seen and time.monotonic() < deadline:
+            message = self.pubsub.get_message(timeout=0.5)
+            if message is not None:
+                self.seen.add(message["data"].decode())
+        return time.monotonic()
+
+    def close(self) -> None:
+        self.pubsub.close()
+
+
+async def submit_all(url: str, jobs: int, concurrency: int) -> list[str]:
+    ids: list[str] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in range(jobs):
+        queue.put_nowait(index)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def submitter() -> None:
+            while not queue.empty():
+                queue.get_nowait()
+                response = await client.post("/v1/runs", json=HELLO)
+                response.raise_for_status()
+                ids.append(response.json()["id"])
+
+        await asyncio.gather(*(submitter() for _ in range(concurrency)))
+    return ids
+
+
+def check_results(url: str, ids: list[str], batch: int) -> dict[str, int]:
+    """Every run must be done, ok, and have printed hello."""
+    outcomes: dict[str, int] = {}
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for start in range(0, len(ids), batch):
+            chunk = ids[start : start + batch]
+            runs = client.get("/v1/runs/batch", params={"ids": ",".join(chunk)}).json()["runs"]
+            for run in runs:
+                good = run["status"] == "done" and run["verdict"] == "ok"
+                key = "ok" if good and run["stdout"] == "hello\n" else f"{run['status']}/{run['verdict']}"
+                outcomes[key] = outcomes.get(key, 0) + 1
+    return outcomes
+
+
+def throughput(service: Service, jobs: int, concurrency: int) -> dict[str, Any]:
+    finished = Finished(service.settings.broker)
+    try:
+        start = time.monotonic()
+        ids = asyncio.run(submit_all(service.url, jobs, concurrency))
+        submitted = time.monotonic()
+        end = finished.wait_for(set(ids), timeout_s=600)
+    finally:
+        finished.close()
+    outcomes = check_results(service.url, ids, service.settings.batch_max_size)
+    return {
+        "jobs": jobs,
+        "client_concurrency": concurrency,
+        "submit_rate_per_s": jobs / (submitted - start),
+        "jobs_per_s": jobs / (end - start),
+        "outcomes": outcomes,
+    }
+
+
+def latency(service: Service, runs: int, warmup: int, pause_s: float) -> dict[str, Any]:
+    samples: list[float] = []
+    with httpx.Client(base_url=service.url, timeout=60) as client:
+        for index in range(warmup + runs):
+            time.sleep(pause_s)
+            start = time.perf_counter()
+            response = client.post("/v1/runs", params={"wait": "true"}, json=HELLO)
+            elapsed = time.perf_counter() - start
+            if response.status_code != 200 or response.json()["verdict"] != "ok":
+                raise RuntimeError(f"wait=true run failed: {response.status_code} {response.text}")
+            if index >= warmup:
+                samples.append(elapsed * 1000)
+    quantiles = statistics.quantiles(samples, n=100)
+    return {
+        "runs": runs,
+        "pause_between_s": pause_s,
+        "p50_ms": statistics.median(samples),
+        "p95_ms": quantiles[94],
+        "min_ms": min(samples),
+        "max_ms": max(samples),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=16, help="clients submitting at once")
+    parser.add_argument("--latency-runs", type=int, default=200)
+    parser.add_argument("--spawn-seconds", type=float, default=5.0)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+
+    cores = os.cpu_count() or 1
+    bare = spawn_rate(args.spawn_seconds, cores)
+    print(f"anchor  bare {HOST_PYTHON} -c 'print(1)': {bare:.0f} spawns/s on {cores} cores")
+
+    with tempfile.TemporaryDirectory(prefix="jaula-bench-") as data_dir:
+        settings = Settings(
+            data_dir=Path(data_dir),
+            images_dir=Settings().images_path,
+            local_redis_port=free_port(),
+            max_queued_jobs=max(10_000, args.jobs),
+            log_level="warning",
+        )
+        with Service(settings, port=free_port()) as service:
+            if not service.wait_ready(timeout_s=60):
+                raise SystemExit(f"the service did not become ready: see {service.url}/healthz")
+            latency(service, runs=10, warmup=0, pause_s=0)  # warm the worker's launchers
+            put = throughput(service, args.jobs, args.concurrency)
+            print(
+                f"jaula   throughput: {put['jobs_per_s']:.1f} jobs/s end to end "
+                f"({args.jobs} hello-world jobs, submitted at {put['submit_rate_per_s']:.0f}/s); "
+                f"outcomes {put['outcomes']}"
+            )
+            lat = latency(service, args.latency_runs, warmup=20, pause_s=0.05)
+            print(
+                f"jaula   wait=true latency: p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms "
+                f"(min {lat['min_ms']:.1f}, max {lat['max_ms']:.1f}; {args.latency_runs} runs)"
+            )
+
+    ratio = put["jobs_per_s"] / bare
+    print(f"ratio   throughput / bare spawn rate = {ratio:.0%}   (target >= 50%)")
+    print(f"target  p50 latency <= 25 ms: {'met' if lat['p50_ms'] <= 25 else 'not met'}")
+    figures = {
+        "cores": cores,
+        "bare_spawns_per_s": bare,
+        "throughput": put,
+        "latency": lat,
+        "throughput_ratio": ratio,
+        "settings": {"worker_concurrency": settings.worker_concurrency},
+    }
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

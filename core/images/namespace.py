@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import shlex
+import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,7 +95,9 @@ def _mount_script(chroot: Chroot) -> str:
         if bind.read_only:
             lines.append(f"mount -o remount,bind,ro {target}")
     env = " ".join(q(f"{k}={v}") for k, v in chroot.env.items())
-    lines.append(f'exec env -i {env} chroot {merged} "$@"')
+    # The host's chroot by absolute path: `env -i` clears PATH before it would look it up.
+    chroot_binary = shutil.which("chroot") or "/usr/sbin/chroot"
+    lines.append(f'exec env -i {env} {q(chroot_binary)} {merged} "$@"')
     return "\n".join(lines)
 
 

@@ -95,9 +95,7 @@ def _store(distro: str | None) -> ImageStore:
 
 
 def register(app: typer.Typer) -> None:
-    images = typer.Typer(
-        help="Build, list and remove the base and language images.", no_args_is_help=True
-    )
+    images = typer.Typer(help="Build, list and remove the base and language images.", no_args_is_help=True)
     app.add_typer(images, name="images")
 
     @images.command()
@@ -124,9 +122,7 @@ def register(app: typer.Typer) -> None:
             TextColumn("{task.fields[status]}"),
         )
         with Progress(*columns, console=console) as progress:
-            builder = Builder(
-                store, catalogue(), load_base(store.distro), on_event=BuildDisplay(progress)
-            )
+            builder = Builder(store, catalogue(), load_base(store.distro), on_event=BuildDisplay(progress))
             outcomes = builder.build(names, force=force)
         console.print(_summary(outcomes))
         failed = [o for o in outcomes if o.stage is Stage.FAILED]
@@ -142,19 +138,22 @@ def register(app: typer.Typer) -> None:
         """List the built layers: language, version, size, digest, built at."""
         store = _store(distro)
         layers = store.manifest().layers
-        names = [BASE, *(n for n in catalogue().names() if n in layers)]
+        names = [n for n in (BASE, *catalogue().names()) if n in layers]
         if json_output:
-            typer.echo(json.dumps([layers[n].to_json() for n in names if n in layers], indent=2))
+            typer.echo(json.dumps([layers[n].to_json() for n in names], indent=2))
             return
-        table = Table("language", "version", "size", "digest", "built at", title=str(store.root))
+        table = Table(title=str(store.root))
+        table.add_column("language", no_wrap=True)
+        table.add_column("version", no_wrap=True, overflow="ellipsis", max_width=40)
+        table.add_column("size", justify="right", no_wrap=True)
+        table.add_column("digest", no_wrap=True)
+        table.add_column("built at (UTC)", no_wrap=True)
         for name in names:
-            if name not in layers:
-                continue
             rec = layers[name]
-            table.add_row(
-                name, rec.version, human_size(rec.size_bytes), rec.digest[:19], rec.built_at
-            )
-        console = Console()
+            built_at = rec.built_at[:16].replace("T", " ")
+            size = human_size(rec.size_bytes)
+            table.add_row(name, rec.version, size, rec.digest[:19], built_at)
+        console = Console(width=max(Console().width, 120))
         console.print(table)
         missing = [n for n in catalogue().names() if n not in layers]
         if missing:

@@ -4,6 +4,7 @@
     claim_run         queued -> running, only if still queued: a redelivered message claims nothing
     finish_run        running -> done, only by the claim that holds the current attempt number
     fail_run          running -> failed (the sandbox itself failed), same fencing
+    release_run       running -> queued again by its own worker (a transient failure), same fencing
     requeue_abandoned running past its lease -> queued again (its worker died), or failed when it
                       has used up its attempts
     resend_stale      queued runs whose message is older than a timeout get a fresh message
@@ -168,6 +169,19 @@ def fail_run(*, session: Session, run_id: uuid.UUID, attempt: int, message: str)
     )
 
 
+def release_run(*, session: Session, run_id: uuid.UUID, attempt: int) -> bool:
+    """Give a claimed run back to the queue (its worker hit a transient failure); the caller
+    sends its id again. False when this claim no longer owns the run."""
+    now = utcnow()
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == Status.RUNNING, Run.attempts == attempt)
+        .values(status=Status.QUEUED, enqueued_at=now, lease_expires_at=None)
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def _end_run(
     *, session: Session, run_id: uuid.UUID, attempt: int, status: Status, values: dict[str, object]
 ) -> bool:
@@ -180,9 +194,7 @@ def _end_run(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def requeue_abandoned(
-    *, session: Session, max_attempts: int, now: datetime | None = None
-) -> list[uuid.UUID]:
+def requeue_abandoned(*, session: Session, max_attempts: int, now: datetime | None = None) -> list[uuid.UUID]:
     """Runs still running past their lease lost their worker: queue them again, or fail those that
     already had `max_attempts` claims (a run that keeps killing workers must not loop forever).
     Returns the ids to send to the queue."""

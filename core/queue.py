@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import redis
 from celery import Celery
 
 from core.config import Settings
@@ -78,6 +79,11 @@ def make_celery(settings: Settings, name: str = "jaula") -> Celery:
     app = Celery(name, set_as_current=False)
     app.conf.update(celery_config(settings))
     return app
+
+
+def queue_depth(client: redis.Redis) -> int:
+    """Messages waiting in the broker (not counting those a worker has reserved)."""
+    return int(client.llen(QUEUE))
 
 
 def send_runs(app: Celery, run_ids: Iterable[uuid.UUID]) -> None:

@@ -4,6 +4,7 @@
         read the run; nothing to do if it is no longer queued (a duplicate message)
         claim it (queued -> running) with a lease long enough for its time limits
         compile if needed and run, in the sandbox          -> finish_run (done, with the result)
+        the sandbox launcher died under it (transient)      -> release_run (queued again), resend
         the sandbox itself failed (SandboxError)            -> fail_run (failed, with the message)
         announce the id on the finished channel (wakes `?wait=true` requests)
 
@@ -17,6 +18,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -68,7 +70,11 @@ def lease_s(run: Run, language: Language, settings: Settings) -> float:
     return compile_s + run.wall_time_limit_s + settings.lease_grace_s
 
 
-def carry_out(run_id: uuid.UUID, ctx: Context | None = None) -> None:
+Resend = Callable[[uuid.UUID], None]
+
+
+def carry_out(run_id: uuid.UUID, *, resend: Resend, ctx: Context | None = None) -> None:
+    """Carry out one run; `resend` queues its id again (after a transient failure)."""
     ctx = ctx or context()
     with ctx.sessions() as session:
         run = jobs.get_run(session=session, run_id=run_id)
@@ -89,16 +95,24 @@ def carry_out(run_id: uuid.UUID, ctx: Context | None = None) -> None:
         if language is None:
             message = f"This worker does not know the language {run.language!r}."
             jobs.fail_run(session=session, run_id=run_id, attempt=attempt, message=message)
-        else:
-            _run_and_store(session, run, language, attempt, ctx.settings)
+        elif not _run_and_store(session, run, language, attempt, ctx.settings):
+            resend(run_id)
+            return
     _announce(ctx, run_id)
 
 
-def _run_and_store(
-    session: Session, run: Run, language: Language, attempt: int, settings: Settings
-) -> None:
+def _run_and_store(session: Session, run: Run, language: Language, attempt: int, settings: Settings) -> bool:
+    """Run and store the outcome; False when the run was released to be tried again."""
     try:
         outcome = run_program(run, language, settings)
+    except sandbox.LauncherDied as exc:
+        # The launcher process died under this run (killed, crashed): not the program's doing,
+        # and the next run gets a fresh launcher. Try again, a bounded number of times.
+        if attempt < settings.max_attempts:
+            log.warning("run %s: the sandbox launcher died (%s); queueing it again", run.id, exc)
+            return not jobs.release_run(session=session, run_id=run.id, attempt=attempt)
+        message = f"The sandbox failed {attempt} times, so the program was not judged: {exc}"
+        stored = jobs.fail_run(session=session, run_id=run.id, attempt=attempt, message=message)
     except sandbox.SandboxError as exc:
         log.warning("run %s: the sandbox failed: %s", run.id, exc)
         message = f"The sandbox failed, so the program was not judged: {exc}"
@@ -117,6 +131,7 @@ def _run_and_store(
         stored = jobs.finish_run(session=session, run_id=run.id, attempt=attempt, outcome=outcome)
     if not stored:
         log.warning("run %s: attempt %d lost its claim; result dropped", run.id, attempt)
+    return True
 
 
 def _announce(ctx: Context, run_id: uuid.UUID) -> None:

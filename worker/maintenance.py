@@ -6,8 +6,10 @@ Every `reconcile_interval_s`:
       * runs `running` past their lease lost their worker (killed, host gone): queue them again,
         or fail them once they have used up `max_attempts`;
       * runs `queued` whose message is older than `requeue_after_s` may have lost it (a broker
-        restarted without persistence, a send that failed after the commit): send it again.
-    A duplicate message is harmless, so the reconciler can afford to be simple and eager.
+        restarted without persistence, a send that failed after the commit): when the broker
+        holds fewer messages than there are queued runs, send that many again, oldest first.
+    A duplicate message is harmless (the claim is conditional); counting the deficit only keeps
+    a long backlog from being sent twice.
 
 It lives in the worker (not in Celery beat or `jaula up`) so that any deployment that runs
 workers reconciles, with nothing else to start; the lock keeps N workers from doing it N times.
@@ -25,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core import jobs
 from core.config import Settings
-from core.queue import HEARTBEAT_TTL_S, RECONCILER_LOCK, Heartbeat, send_runs
+from core.queue import HEARTBEAT_TTL_S, RECONCILER_LOCK, Heartbeat, queue_depth, send_runs
 from worker.execute import Context, context
 from worker.selfcheck import sandbox_self_check
 
@@ -38,9 +40,7 @@ _thread: threading.Thread | None = None
 def start(settings: Settings, app: Celery) -> None:
     global _thread
     _stop.clear()
-    _thread = threading.Thread(
-        target=_loop, args=(context(), app), name="jaula-maintenance", daemon=True
-    )
+    _thread = threading.Thread(target=_loop, args=(context(), app), name="jaula-maintenance", daemon=True)
     _thread.start()
 
 
@@ -79,13 +79,19 @@ def reconcile(ctx: Context, app: Celery) -> list[str]:
     """One reconciler pass; returns the ids it sent again (for logs and tests)."""
     with ctx.sessions() as session:
         abandoned = jobs.requeue_abandoned(session=session, max_attempts=ctx.settings.max_attempts)
-    with ctx.sessions() as session:
-        stale = jobs.resend_stale(session=session, older_than_s=ctx.settings.requeue_after_s)
     if abandoned:
         log.warning("requeued %d run(s) abandoned by a dead worker", len(abandoned))
+        send_runs(app, abandoned)
+    with ctx.sessions() as session:
+        queued = jobs.count_queued(session=session)
+    missing = queued - queue_depth(ctx.redis)
+    stale = []
+    if missing > 0:
+        with ctx.sessions() as session:
+            stale = jobs.resend_stale(
+                session=session, older_than_s=ctx.settings.requeue_after_s, limit=missing
+            )
     if stale:
         log.warning("resent %d queued run(s) whose message may be lost", len(stale))
-    resend = abandoned + stale
-    if resend:
-        send_runs(app, resend)
-    return [str(run_id) for run_id in resend]
+        send_runs(app, stale)
+    return [str(run_id) for run_id in abandoned + stale]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from core.queue import RUN_TASK
+from core.queue import RUN_TASK, send_runs
 from worker.app import app
 from worker.execute import carry_out
 
@@ -12,4 +12,4 @@ from worker.execute import carry_out
 @app.task(name=RUN_TASK)
 def run(run_id: str) -> None:
     """Claim, run and finish one run; a duplicate message for the same run does nothing."""
-    carry_out(uuid.UUID(run_id))
+    carry_out(uuid.UUID(run_id), resend=lambda again: send_runs(app, [again]))

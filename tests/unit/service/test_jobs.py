@@ -111,6 +111,16 @@ def test_fail_records_the_message(session: Session) -> None:
     assert (run.status, run.message, run.verdict) == ("failed", "no overlayfs", None)
 
 
+def test_a_released_run_is_queued_again_and_the_next_claim_counts(session: Session) -> None:
+    run_id = new_run(session)
+    assert jobs.claim_run(session=session, run_id=run_id, worker="h:1", lease_s=60) == 1
+    assert jobs.release_run(session=session, run_id=run_id, attempt=1)
+    assert not jobs.release_run(session=session, run_id=run_id, attempt=1)
+    assert status_of(session, run_id) == Status.QUEUED
+    assert jobs.claim_run(session=session, run_id=run_id, worker="h:2", lease_s=60) == 2
+    assert not jobs.finish_run(session=session, run_id=run_id, attempt=1, outcome=OUTCOME)
+
+
 def test_an_abandoned_run_is_requeued_and_the_old_claim_is_fenced_off(session: Session) -> None:
     run_id = new_run(session)
     first = jobs.claim_run(session=session, run_id=run_id, worker="h:1", lease_s=60)
@@ -131,9 +141,7 @@ def test_a_run_that_exhausts_its_attempts_fails(session: Session) -> None:
     run_id = new_run(session)
     for attempt in (1, 2):
         assert jobs.claim_run(session=session, run_id=run_id, worker="h", lease_s=-1) == attempt
-        assert jobs.requeue_abandoned(session=session, max_attempts=2) == (
-            [run_id] if attempt < 2 else []
-        )
+        assert jobs.requeue_abandoned(session=session, max_attempts=2) == ([run_id] if attempt < 2 else [])
     session.expire_all()
     run = jobs.get_run(session=session, run_id=run_id)
     assert run is not None

@@ -151,9 +151,7 @@ def test_base64_content_is_decoded_and_bad_base64_refused(languages: Catalogue) 
 
 def test_text_that_is_not_unicode_must_be_sent_as_base64(languages: Catalogue) -> None:
     error = refusal(languages, stdin="\ud800")
-    assert error.detail == (
-        "stdin: is not valid Unicode text; send it base64-encoded with encoding=base64"
-    )
+    assert error.detail == ("stdin: is not valid Unicode text; send it base64-encoded with encoding=base64")
 
 
 def test_multi_file_main_defaults_to_the_language_file_name(languages: Catalogue) -> None:

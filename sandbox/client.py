@@ -1,9 +1,10 @@
-"""The caller's side: start a launcher, hand it specs, get results.
+"""The caller's side: a launcher of one's own, leases of prepared containers, runs supervised here.
 
-`Sandbox` owns one launcher process (started on first use with `python -I`, so nothing of the
-caller's environment reaches it) and runs one spec at a time. `run()` keeps a pool of them so that
-threads of one process can run sandboxes in parallel, each on its own launcher. After a fork the
-child starts its own launchers (the parent's belong to the parent).
+`Sandbox` starts one launcher (with `python -I`, so nothing of the caller's environment reaches
+it), tells it which kinds of container it will want (the last few kinds it ran), takes the
+prepared containers it lends, runs each job in one (supervise.py) and returns it. One run at a
+time per Sandbox; `run()` keeps a pool of them so that threads of one process run in parallel,
+each with its own launcher. After a fork, the child starts its own launchers.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import sys
 import threading
 from typing import Any
 
-from sandbox import protocol, trace
+from sandbox import protocol, supervise, trace
+from sandbox.container import RootKey, key_from_json, key_of, key_to_json
 from sandbox.errors import HostError, LauncherDied, SandboxError, SetupError, SpecError
 from sandbox.launcher import LauncherConfig
+from sandbox.lease import Lease
 from sandbox.result import Result
 from sandbox.spec import Spec
 
@@ -28,8 +31,8 @@ _BOOT = (
     "import sys; sys.path.insert(0, sys.argv.pop(1)); "
     "from sandbox.launcher import main; sys.exit(main(sys.argv[1:]))"
 )
-# How long past its wall limit a run may take before the client gives up on the launcher.
-_RESPONSE_GRACE_S = 60.0
+# Preparing a container takes milliseconds; this only bounds a launcher that stopped answering.
+_LEASE_TIMEOUT_S = 60.0
 
 
 class Sandbox:
@@ -41,6 +44,10 @@ class Sandbox:
         self._sock: socket.socket | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._owner_pid = os.getpid()
+        self._leases: dict[RootKey, list[Lease]] = {}
+        self._lease_errors: dict[RootKey, SetupError] = {}
+        self._wanted: list[RootKey] = []
+        self._replies: list[dict[str, Any]] = []
         self.info: dict[str, Any] = {}
 
     def __enter__(self) -> Sandbox:
@@ -51,82 +58,152 @@ class Sandbox:
 
     def run(self, spec: Spec) -> Result:
         """Run one program in one fresh container; raises SandboxError if the sandbox fails."""
+        trace.mark("client: run")
         spec.validate()
-        payload = spec.to_json()
-        payload["stdin"] = None
+        key = key_of(spec)
         with self._lock:
-            fds = [] if spec.stdin is None else [_sealed_memfd(spec.stdin)]
+            self._ensure_started()
+            self._want(key)
+            lease = self._take(key)
+            stdin_fd = None if spec.stdin is None else _sealed_memfd(spec.stdin)
+            trace.mark("client: lease taken")
             try:
-                response = self._request(
-                    {"op": "run", "spec": payload},
-                    fds,
-                    timeout=spec.limits.wall_time_s + _RESPONSE_GRACE_S,
-                )
+                return supervise.run_in(lease, spec, stdin_fd)
             finally:
-                for fd in fds:
-                    os.close(fd)
-        return Result.from_json(response["result"])
+                if stdin_fd is not None:
+                    os.close(stdin_fd)
+                lease.kill()
+                lease.close()
+                self._send({"op": "release", "id": lease.id})
+                trace.mark("client: released")
 
     def warm_up(self, spec: Spec) -> None:
-        """Start the launcher and have a container built like `spec` needs ready in advance."""
+        """Start the launcher and have a container for `spec` prepared in advance."""
         spec.validate()
         with self._lock:
-            self._request({"op": "warm_up", "spec": spec.to_json()}, [], timeout=60)
+            self._ensure_started()
+            self._want(key_of(spec))
 
     def status(self) -> dict[str, Any]:
         with self._lock:
-            status: dict[str, Any] = self._request({"op": "status"}, [], timeout=30)["status"]
+            self._ensure_started()
+            self._send({"op": "status"})
+            status: dict[str, Any] = self._reply("status")["status"]
             return status
 
     def sync(self) -> None:
-        """Return once the launcher has finished all work of earlier runs (reaping, cleanup)."""
+        """Return once the launcher has destroyed every container returned so far."""
         with self._lock:
-            self._request({"op": "sync"}, [], timeout=30)
+            if self._sock is None:
+                return
+            self._send({"op": "sync"})
+            self._reply("synced")
 
     def close(self) -> None:
-        """Stop the launcher; it destroys its prepared container on the way out."""
+        """Stop the launcher; it destroys every container it made on the way out."""
         with self._lock:
             self._stop()
 
-    # -- internals --------------------------------------------------------------------------------
+    # -- leases -----------------------------------------------------------------------------------
 
-    def _request(self, message: dict[str, Any], fds: list[int], *, timeout: float) -> dict[str, Any]:
-        sock = self._ensure_started()
+    def _want(self, key: RootKey) -> None:
+        """Tell the launcher which kinds to keep prepared: the most recently run ones."""
+        if self._wanted and self._wanted[0] == key:
+            return
+        wanted = [key, *(k for k in self._wanted if k != key)][: max(1, self.config.kinds)]
+        for dropped in set(self._wanted) - set(wanted):
+            for lease in self._leases.pop(dropped, []):
+                lease.close()
+                self._send({"op": "release", "id": lease.id})
+        self._wanted = wanted
+        self._send({"op": "want", "keys": [key_to_json(k) for k in wanted]})
+
+    def _take(self, key: RootKey) -> Lease:
+        self._receive_pending()
+        if not self._leases.get(key):
+            # Usually one is on its way already; if not (none kept prepared, or the last attempt
+            # failed), this asks for one. The launcher never prepares two at once for us.
+            self._send({"op": "prepare", "key": key_to_json(key)})
+        while not self._leases.get(key):
+            error = self._lease_errors.pop(key, None)
+            if error is not None:
+                raise error
+            self._receive_one(_LEASE_TIMEOUT_S)
+        return self._leases[key].pop(0)
+
+    # -- talking to the launcher --------------------------------------------------------------------
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self._sock is not None
         try:
-            sock.settimeout(timeout)
-            trace.mark("client: request")
-            protocol.send(sock, message, fds)
-            response, extra = protocol.recv(sock)
-            trace.mark("client: response")
-            for fd in extra:
-                os.close(fd)
-        except (protocol.ChannelClosed, OSError) as exc:
-            code = self._stop(kill=True)
-            raise LauncherDied(f"the sandbox launcher went away ({exc}; exit status {code})") from exc
-        if "error" in response:
-            raise _error_from(response["error"])
-        return response
+            protocol.send(self._sock, message)
+        except OSError as exc:
+            raise self._died(exc) from exc
 
-    def _ensure_started(self) -> socket.socket:
-        if self._owner_pid != os.getpid():  # forked: the launcher belongs to our parent
+    def _reply(self, kind: str) -> dict[str, Any]:
+        while True:
+            for i, reply in enumerate(self._replies):
+                if kind in reply:
+                    return self._replies.pop(i)
+            self._receive_one(_LEASE_TIMEOUT_S)
+
+    def _receive_pending(self) -> None:
+        """File whatever the launcher has already sent (leases arrive while we are busy)."""
+        assert self._sock is not None
+        while True:
+            try:
+                self._sock.settimeout(0.0)
+                ready = self._sock.recv(1, socket.MSG_PEEK)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                raise self._died(exc) from exc
+            if not ready:
+                raise self._died(EOFError("connection closed"))
+            self._receive_one(_LEASE_TIMEOUT_S)
+
+    def _receive_one(self, timeout: float) -> None:
+        """Read one message from the launcher and file it where it belongs."""
+        assert self._sock is not None
+        try:
+            self._sock.settimeout(timeout)
+            message, fds = protocol.recv(self._sock)
+        except (protocol.ChannelClosed, OSError) as exc:
+            raise self._died(exc) from exc
+        if "lease" in message:
+            lease = Lease.from_message(message["lease"], fds)
+            self._leases.setdefault(lease.key, []).append(lease)
+            trace.mark("client: lease received")
+            return
+        for fd in fds:
+            os.close(fd)
+        if "lease_error" in message:
+            failed = message["lease_error"]
+            self._lease_errors[key_from_json(failed["key"])] = SetupError.from_json(failed["error"])
+        elif "error" in message:
+            raise _error_from(message["error"])
+        else:
+            self._replies.append(message)
+
+    def _died(self, exc: Exception) -> LauncherDied:
+        code = self._stop(kill=True)
+        return LauncherDied(f"the sandbox launcher went away ({exc}; exit status {code})")
+
+    def _ensure_started(self) -> None:
+        if self._owner_pid != os.getpid():  # forked: the launcher and leases belong to our parent
             self._sock = None
             self._process = None
+            self._leases.clear()
+            self._wanted = []
             self._owner_pid = os.getpid()
         if self._sock is not None and self._process is not None and self._process.poll() is None:
-            return self._sock
+            return
         self._stop(kill=True)
         ours, theirs = socket.socketpair()
         try:
+            argv = [sys.executable, "-I", "-c", _BOOT, _PACKAGE_PARENT, str(theirs.fileno())]
             self._process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-I",
-                    "-c",
-                    _BOOT,
-                    _PACKAGE_PARENT,
-                    str(theirs.fileno()),
-                    self.config.to_json(),
-                ],
+                [*argv, self.config.to_json()],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
@@ -136,20 +213,24 @@ class Sandbox:
             theirs.close()
         self._sock = ours
         try:
-            ours.settimeout(60)
+            ours.settimeout(_LEASE_TIMEOUT_S)
             hello, _ = protocol.recv(ours)
         except (protocol.ChannelClosed, OSError) as exc:
             code = self._stop(kill=True)
-            raise HostError(
-                f"the sandbox launcher failed to start (exit status {code}); are you root?"
-            ) from exc
+            raise HostError(f"the sandbox launcher failed to start (exit status {code}); root?") from exc
         if "error" in hello:
             self._stop(kill=True)
             raise _error_from(hello["error"])
         self.info = hello.get("status", {})
-        return ours
 
     def _stop(self, *, kill: bool = False) -> int | None:
+        for leases in self._leases.values():
+            for lease in leases:
+                lease.close()
+        self._leases.clear()
+        self._lease_errors.clear()
+        self._wanted = []
+        self._replies.clear()
         sock, self._sock = self._sock, None
         process, self._process = self._process, None
         if sock is not None:

@@ -30,12 +30,12 @@ import os
 import signal
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, NoReturn
 
 from sandbox import _libc, box, credentials, mounts, namespaces, protocol, rlimits, trace
 from sandbox.errors import SetupError
-from sandbox.spec import Bind
+from sandbox.spec import Bind, Spec
 
 # Python ignores SIGPIPE and SIGXFSZ; exec would pass that on (an ignored SIGPIPE changes how
 # `yes | head` ends, an ignored SIGXFSZ turns the file size limit into EFBIG).
@@ -59,6 +59,35 @@ class RootKey:
     network: bool
     scratch_bytes: int
     scratch_inodes: int
+
+
+def key_of(spec: Spec) -> RootKey:
+    return RootKey(
+        layers=tuple(spec.layers),
+        binds=tuple(spec.binds),
+        hostname=spec.hostname,
+        network=spec.network,
+        scratch_bytes=spec.limits.scratch_bytes,
+        scratch_inodes=spec.limits.scratch_inodes,
+    )
+
+
+def key_to_json(key: RootKey) -> dict[str, Any]:
+    data = asdict(key)
+    data["layers"] = list(key.layers)
+    data["binds"] = [asdict(b) for b in key.binds]
+    return data
+
+
+def key_from_json(data: dict[str, Any]) -> RootKey:
+    return RootKey(
+        layers=tuple(data["layers"]),
+        binds=tuple(Bind(**b) for b in data["binds"]),
+        hostname=data["hostname"],
+        network=bool(data["network"]),
+        scratch_bytes=int(data["scratch_bytes"]),
+        scratch_inodes=int(data["scratch_inodes"]),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +297,10 @@ def stub_main(cfg: ContainerConfig, init_sock: socket.socket) -> NoReturn:
         ended = time.monotonic()
         trace.mark("stub: program exited")
         protocol.send(cfg.job, {"status": status, "started": started, "ended": ended, "stub_cpu_ns": cpu_ns})
+        # Exiting would tear down this copy of a Python process right now, on the CPU the client
+        # is about to be woken on. Wait instead; the container is killed when the lease ends.
+        with contextlib.suppress(OSError, protocol.ChannelClosed):
+            protocol.recv(cfg.job)
         os._exit(0)
     except BaseException as exc:
         errno = exc.errno if isinstance(exc, OSError) else 0

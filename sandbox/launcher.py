@@ -1,34 +1,34 @@
-"""The launcher: a long-lived, single-threaded root process that runs one container at a time.
+"""The launcher: a long-lived, single-threaded root process that makes containers ahead of time.
 
 Theory of operation
 -------------------
-A Python interpreter takes ~6 ms to start and forking a multi-threaded process (a Celery worker,
-a web server) is unsafe, so `sandbox.run()` does neither: it hands the spec to a launcher, a small
-process started once per client (client.py) that does all the forking.
+A Python interpreter takes ~6 ms to start, forking a big or multi-threaded process (a Celery
+worker, a web server) is slow or unsafe, and a fresh container costs milliseconds of forks,
+namespaces, mounts and, on many kernels, a cgroup migration that stalls for an RCU grace period.
+None of that depends on the job. So a client (client.py, in the caller's process) starts one
+launcher, tells it which kinds of container it will want, and the launcher keeps one of each kind
+prepared and *lends* it as file descriptors. The client runs the job itself (supervise.py), then
+returns the lease; the launcher destroys that container and prepares the next. A container is
+never used twice.
 
-    client (any process, any thread)      sandbox.run(spec) -> Result, over a socketpair
-     └─ launcher (this module; root)       one job at a time; makes the next container in advance
-         └─ init (PID 1 of a new pid ns)   container.py: mounts, pivot_root, reaps, reports
-             └─ exec stub -> program       container.py: cgroup, user ns, credentials -> execve
+    client (caller's process)           supervise.py: limits, job, watch, verdict — no fork
+     └─ launcher (this module; root)     forks containers, lends them, reaps and removes them
+         └─ init (PID 1 of a new pid ns) container.py: namespaces, root filesystem, reaper
+             └─ exec stub -> program     container.py: cgroup, user ns, no capabilities -> spawn
 
-A job's path, in order (each step fails closed; a failure names the step):
-  1. take the container prepared in advance (standby.py): its namespaces, staging mounts, cgroup
-     (with the exec stub already inside it) and credentials are ready;
-  2. write the job's limits into the cgroup (memory with swap off, pids, CPU bandwidth) and reset
-     its counters, before anything of the job runs;
-  3. send the spec to the init; it builds the root (overlay over the image layers), fills /box and
-     tells the stub to exec the program;
-  4. watch: read stdout and stderr into capped buffers; poll the cgroup's CPU time no more often
-     than the CPU limit could be reached; keep the wall clock. On any limit, SIGKILL the init:
-     the kernel kills the whole pid namespace with it;
-  5. when the program's main process exits, the init kills what is left of the run, reaps it and
-     reports the wait status; then read the cgroup's CPU time, memory peak, OOM and pids events,
-     classify (result.py), remove the cgroup, and answer the client;
-  6. after answering: reap the init (its mount, net and ipc namespaces die with it) and make the
-     next container.
-Nothing is ever mounted in the host's mount namespace. A launcher killed with SIGKILL takes its
-containers with it (they have PR_SET_PDEATHSIG); the next launcher removes the empty cgroups it
-left (reclaim below).
+Messages on the client's socket (protocol.py frames):
+    client -> launcher   {"op": "want", "keys": [...]}   kinds of container to keep prepared
+                         {"op": "release", "id": N}      a lease is returned: destroy it
+                         {"op": "status"} / {"op": "sync"}
+    launcher -> client   {"lease": {...}} + 5 fds        a prepared container (see lease.py)
+                         {"lease_error": {"key", "error"}} preparing one failed (names the step)
+                         {"status": {...}} / {"synced": true}
+
+Cleanup: nothing is ever mounted in the host's mount namespace (containers build their root in
+their own), so nothing can be left mounted. A container's processes die with its init (pid
+namespace), its init dies with the launcher (PR_SET_PDEATHSIG) and the launcher exits when its
+client goes away. A launcher killed with SIGKILL leaves only empty cgroups behind, which the next
+launcher removes (`reclaim`), recognising dead launchers by their lock files.
 """
 
 from __future__ import annotations
@@ -42,62 +42,43 @@ import selectors
 import signal
 import socket
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import output, protocol, rlimits, standby, trace
-from sandbox.cgroups import CgroupStats, Hierarchy, favor_dynamic_modifications, open_hierarchy
-from sandbox.container import RootKey
+from sandbox import protocol, standby, trace
+from sandbox.cgroups import Hierarchy, describe, favor_dynamic_modifications, open_hierarchy
+from sandbox.container import RootKey, key_from_json, key_to_json
 from sandbox.errors import SandboxError, SetupError
-from sandbox.result import KillReason, Observation, Result, classify, signal_name
-from sandbox.spec import Limits, Spec
-
-# The wall clock is enforced from the moment the spec is sent; the root filesystem is built in
-# that time, so allow for it before calling the run late.
-WALL_SLACK_S = 0.05
-# Never poll the cgroup more often than this, even when the CPU limit is near.
-MIN_CPU_POLL_S = 0.002
-# Once the program has ended, its output pipes close within milliseconds.
-DRAIN_TIMEOUT_S = 2.0
+from sandbox.lease import Lease
 
 
 @dataclass(frozen=True, slots=True)
 class LauncherConfig:
     cgroup_parent: str = "jaula"
+    """Run cgroups live under this cgroup (relative to each hierarchy's root)."""
     state_dir: str = "/run/jaula"
+    """Lock files (live launchers, used uids) and the empty staging mount point."""
     uid_range: tuple[int, int] = (60000, 61000)
+    """Unprivileged host uids for programs; each live launcher holds one."""
     spares: int = 1
-    """Containers kept prepared ahead of time, built like the last run's (0: build on demand)."""
+    """Containers kept prepared for each kind the client wants (0: prepare on demand)."""
+    kinds: int = 3
+    """Kinds of container (image layers, binds, ...) kept prepared, most recently used first."""
     trace_path: str | None = None
     """Append a timeline of every run to this file (see trace.py)."""
     tune_cgroups: bool = True
     """Remount cgroup2 with favordynmods if it is not (see cgroups.favor_dynamic_modifications)."""
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "cgroup_parent": self.cgroup_parent,
-                "state_dir": self.state_dir,
-                "uid_range": list(self.uid_range),
-                "spares": self.spares,
-                "trace_path": self.trace_path,
-                "tune_cgroups": self.tune_cgroups,
-            }
-        )
+        data = {name: getattr(self, name) for name in self.__slots__}
+        data["uid_range"] = list(self.uid_range)
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> LauncherConfig:
         data = json.loads(text)
-        return cls(
-            cgroup_parent=data["cgroup_parent"],
-            state_dir=data["state_dir"],
-            uid_range=(int(data["uid_range"][0]), int(data["uid_range"][1])),
-            spares=int(data["spares"]),
-            trace_path=data.get("trace_path"),
-            tune_cgroups=bool(data.get("tune_cgroups", True)),
-        )
+        data["uid_range"] = (int(data["uid_range"][0]), int(data["uid_range"][1]))
+        return cls(**data)
 
 
 class Launcher:
@@ -115,300 +96,130 @@ class Launcher:
         os.makedirs(stage, exist_ok=True)
         self.settings = standby.StandbySettings(host_id=self.host_id, stage=stage)
         self._serial = 0
-        self._spares: list[standby.Standby] = []
-        self._finished: standby.Standby | None = None
-        self._last_key: RootKey | None = None
+        self._wanted: list[RootKey] = []
+        self._preparing: dict[int, standby.Standby] = {}
+        self._lent: dict[int, standby.Standby] = {}
 
-    # -- containers -----------------------------------------------------------------------------
+    # -- the containers' life cycle ----------------------------------------------------------------
 
-    def _new_standby(self, key: RootKey) -> standby.Standby:
+    def want(self, keys: list[RootKey]) -> None:
+        """Keep containers prepared for these kinds (most wanted first); stop preparing others."""
+        self._wanted = keys[: self.config.kinds]
+        for box_id, box in list(self._preparing.items()):
+            if box.key not in self._wanted:
+                del self._preparing[box_id]
+                box.destroy()
+        self._fill()
+
+    def _fill(self) -> None:
+        for key in self._wanted:
+            outstanding = sum(1 for b in (*self._preparing.values(), *self._lent.values()) if b.key == key)
+            for _ in range(max(0, self.config.spares - outstanding) if self.config.spares else 0):
+                self._prepare(key)
+
+    def prepare_now(self, key: RootKey) -> None:
+        """A container the client needs and has no lease for (a kind not prepared in advance)."""
+        if not any(b.key == key for b in self._preparing.values()):
+            self._prepare(key)
+
+    def _prepare(self, key: RootKey) -> None:
         self._serial += 1
-        return standby.prepare(self.hierarchy, f"{os.getpid()}-{self._serial}", self.settings, key)
+        box = standby.prepare(self.hierarchy, f"{os.getpid()}-{self._serial}", self.settings, key)
+        self._preparing[self._serial] = box
 
-    def _take(self, key: RootKey) -> standby.Standby:
-        """A container prepared for `key`: a spare if one matches, else a new one (on the clock)."""
-        match = next((box for box in self._spares if box.key == key), None)
-        if match is not None:
-            self._spares.remove(match)
-        else:
-            match = self._new_standby(key)
+    def lend(self, box_id: int, client: socket.socket) -> None:
+        """The container finished preparing: hand it to the client, or say why it failed."""
+        box = self._preparing.pop(box_id)
         try:
-            match.wait_ready()
-        except BaseException:
-            match.destroy()
-            raise
-        return match
-
-    def after_run(self) -> None:
-        """Work that need not delay the answer: reap the last container, prepare the next ones."""
-        finished, self._finished = self._finished, None
-        if finished is not None:
-            finished.destroy()
-        key = self._last_key
-        if key is None or self.config.spares == 0:
+            box.wait_ready()
+        except SetupError as exc:
+            box.destroy()
+            protocol.send(client, {"lease_error": {"key": key_to_json(box.key), "error": exc.to_json()}})
             return
-        # Spares are built like the last run's container; older kinds make room for it.
-        while len(self._spares) < self.config.spares or not any(b.key == key for b in self._spares):
-            if len(self._spares) >= self.config.spares:
-                self._spares.pop(0).destroy()
-            try:
-                self._spares.append(self._new_standby(key))
-            except SandboxError:
-                return  # the next run will try again and report the error
+        pidfd = os.pidfd_open(box.pid)
+        try:
+            fds = [box.job.fileno(), box.control.fileno(), box.stdout_r, box.stderr_r, pidfd]
+            protocol.send(client, {"lease": Lease.message(box_id, box.key, describe(box.cgroup))}, fds)
+        finally:
+            os.close(pidfd)
+        box.close_channels()  # the client has its own copies now
+        self._lent[box_id] = box
+        trace.mark("launcher: lent")
 
-    def warm_up(self, key: RootKey) -> None:
-        self._last_key = key
-        self.after_run()
+    def release(self, box_id: int) -> None:
+        box = self._lent.pop(box_id, None)
+        if box is not None:
+            box.destroy()
+            trace.mark("launcher: destroyed")
+        self._fill()
 
     def shutdown(self) -> None:
-        for box in [*self._spares, *([self._finished] if self._finished else [])]:
+        for box in (*self._preparing.values(), *self._lent.values()):
             with contextlib.suppress(Exception):
                 box.destroy()
-        self._spares = []
-        self._finished = None
+        self._preparing.clear()
+        self._lent.clear()
 
     def status(self) -> dict[str, Any]:
+        def info(box_id: int, box: standby.Standby) -> dict[str, Any]:
+            return {"id": box_id, "init_pid": box.pid, "cgroup": box.cgroup.name}
+
         return {
             "pid": os.getpid(),
             "host_id": self.host_id,
             "cgroup_version": self.hierarchy.version,
-            "spares": [{"pid": b.pid, "cgroup": b.cgroup.name} for b in self._spares],
+            "preparing": [info(i, b) for i, b in self._preparing.items()],
+            "lent": [info(i, b) for i, b in self._lent.items()],
         }
 
-    # -- one run --------------------------------------------------------------------------------
+    # -- the event loop --------------------------------------------------------------------------
 
-    def execute(self, spec: Spec, stdin_fd: int | None) -> Result:
-        spec.validate()
-        key = root_key(spec)
-        self._last_key = key
-        trace.mark("launcher: take")
-        box = self._take(key)
-        self._finished = box  # after_run() reaps its init and removes its cgroup
+    def serve(self, client: socket.socket) -> None:
+        """Answer the client and lend containers as they become ready, until the client leaves."""
+        sel = selectors.DefaultSelector()
+        sel.register(client, selectors.EVENT_READ, None)
+        watched: dict[int, socket.socket] = {}
         try:
-            return self._execute_in(box, spec, stdin_fd)
+            while True:
+                for box_id in watched.keys() - self._preparing.keys():  # destroyed meanwhile
+                    sel.unregister(watched.pop(box_id))
+                for box_id in self._preparing.keys() - watched.keys():
+                    watched[box_id] = self._preparing[box_id].control
+                    sel.register(watched[box_id], selectors.EVENT_READ, box_id)
+                for key, _ in sel.select():
+                    if key.data is None:
+                        if not self._answer(client):
+                            return
+                    elif key.data in self._preparing:
+                        sel.unregister(watched.pop(key.data))
+                        self.lend(key.data, client)
         finally:
-            box.kill()  # whatever is left of the run dies with the init
+            sel.close()
 
-    def _execute_in(self, box: standby.Standby, spec: Spec, stdin_fd: int | None) -> Result:
-        limits = spec.limits
-        cgroup = box.cgroup
-        collect_fd = None
+    def _answer(self, client: socket.socket) -> bool:
         try:
-            if spec.collect_to is not None:
-                collect_fd = _open_step("open collect_to", spec.collect_to)
-            trace.mark("launcher: set limits")
-            try:
-                cgroup.start(memory_bytes=limits.memory_bytes, pids=limits.pids, cpus=limits.cpus)
-            except OSError as exc:
-                raise SetupError.from_oserror("write cgroup limits", exc) from exc
-            trace.mark("launcher: limits written")
-            sent_at = time.monotonic()
-            protocol.send(box.job, _job_message(spec), [stdin_fd] if stdin_fd is not None else [])
-            trace.mark("launcher: job sent")
-            watch = _Watch(box, limits, sent_at)
-            watch.until_exit(cgroup.cpu_time_ns)
-            trace.mark("launcher: program exited")
-            # Read the figures now: whatever the program left running dies next.
-            stats = cgroup.stats()
-            trace.mark("launcher: stats read")
-            if collect_fd is not None and watch.killed_by is None and watch.report is not None:
-                _collect(box, collect_fd)
+            request, fds = protocol.recv(client)
+        except (protocol.ChannelClosed, OSError):  # the client went away
+            return False
+        for fd in fds:
+            os.close(fd)
+        op = request.get("op")
+        try:
+            if op == "release":
+                self.release(int(request["id"]))
+            elif op == "want":
+                self.want([key_from_json(k) for k in request["keys"]])
+            elif op == "prepare":
+                self.prepare_now(key_from_json(request["key"]))
+            elif op == "status":
+                protocol.send(client, {"status": self.status()})
+            elif op == "sync":
+                protocol.send(client, {"synced": True})
             else:
-                box.kill()
-            trace.mark("launcher: killed")
-            watch.drain()
-        finally:
-            if collect_fd is not None:
-                os.close(collect_fd)
-        trace.mark("launcher: watched")
-        return self._result(watch, stats, limits)
-
-    def _result(self, watch: _Watch, stats: CgroupStats, limits: Limits) -> Result:
-        report = watch.report
-        if report is not None and "error" in report:
-            raise SetupError.from_json(report["error"])
-        if report is None and watch.killed_by is None:
-            raise SetupError("run", detail="the exec stub died without reporting")
-        exit_code, sig = _decode_status(report)
-        cpu_ns = stats.cpu_time_ns
-        if report is not None:
-            wall_ms = round((report["ended"] - report["started"]) * 1000)
-            cpu_ns = max(0, cpu_ns - int(report.get("stub_cpu_ns", 0)))
-        else:
-            wall_ms = round((watch.ended - watch.sent_at) * 1000)
-            sig = signal.SIGKILL
-        observation = Observation(
-            exit_code=exit_code,
-            signal=sig,
-            killed_by=watch.killed_by,
-            cpu_time_ms=cpu_ns // 1_000_000,
-            wall_time_ms=wall_ms,
-            memory_peak_bytes=stats.memory_peak_bytes,
-            oom_kills=stats.oom_kills,
-            pids_limit_hits=stats.pids_limit_hits,
-            stdout_truncated=watch.stdout.truncated,
-            stderr_truncated=watch.stderr.truncated,
-            cpu_time_limit_ms=round(limits.cpu_time_s * 1000),
-            wall_time_limit_ms=round(limits.wall_time_s * 1000),
-            memory_limit_bytes=limits.memory_bytes,
-            pids_limit=limits.pids,
-            output_limit_bytes=limits.output_bytes,
-            file_size_limit_bytes=limits.file_size_bytes,
-        )
-        verdict, message = classify(observation)
-        return Result(
-            verdict=verdict,
-            exit_code=exit_code,
-            signal=None if sig is None else signal_name(sig),
-            cpu_time_ms=observation.cpu_time_ms,
-            wall_time_ms=wall_ms,
-            memory_peak_bytes=stats.memory_peak_bytes,
-            stdout=watch.stdout.data(),
-            stderr=watch.stderr.data(),
-            stdout_truncated=watch.stdout.truncated,
-            stderr_truncated=watch.stderr.truncated,
-            message=message,
-            cgroup_version=self.hierarchy.version,
-        )
-
-
-def _job_message(spec: Spec) -> dict[str, Any]:
-    """What the exec stub needs (stdin travels separately, as a file descriptor)."""
-    data = spec.to_json()
-    return {
-        "argv": data["argv"],
-        "env": data["env"],
-        "cwd": data["cwd"],
-        "files": data["files"],
-        "rlimits": rlimits.table(spec.limits),
-    }
-
-
-def _open_step(step: str, path: str) -> int:
-    try:
-        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise SetupError.from_oserror(step, exc) from exc
-
-
-def _collect(box: standby.Standby, collect_fd: int) -> None:
-    """Have the init stop what is left of the run and copy /box into collect_to."""
-    try:
-        protocol.send(box.control, {"collect": True}, [collect_fd])
-        answer, fds = protocol.recv(box.control)
-    except (protocol.ChannelClosed, OSError) as exc:
-        raise SetupError("copy /box to collect_to", detail=f"the container's init died ({exc})") from exc
-    for fd in fds:
-        os.close(fd)
-    if "error" in answer:
-        raise SetupError.from_json(answer["error"])
-
-
-class _Watch:
-    """Step 4: wait for the program's exit while enforcing the limits; then drain its output."""
-
-    def __init__(self, box: standby.Standby, limits: Limits, sent_at: float) -> None:
-        self.box = box
-        self.limits = limits
-        self.sent_at = sent_at
-        self.stdout = output.Capture(limits.output_bytes)
-        self.stderr = output.Capture(limits.output_bytes)
-        self.report: dict[str, Any] | None = None
-        self.killed_by: KillReason | None = None
-        self.ended = sent_at
-        self._captures = {box.stdout_r: self.stdout, box.stderr_r: self.stderr}
-        self._sel = selectors.DefaultSelector()
-        for fd in self._captures:
-            self._sel.register(fd, selectors.EVENT_READ)
-        # The stub reports on the job socket; the init only speaks (or closes) on failure.
-        self._sel.register(box.job, selectors.EVENT_READ)
-        self._sel.register(box.control, selectors.EVENT_READ)
-
-    def _kill(self, reason: KillReason) -> None:
-        if self.killed_by is None:
-            self.killed_by = reason
-            self.box.kill()
-
-    def until_exit(self, cpu_time_ns: Callable[[], int]) -> None:
-        limits = self.limits
-        wall_deadline = self.sent_at + limits.wall_time_s + WALL_SLACK_S
-        cpu_limit_ns = int(limits.cpu_time_s * 1e9)
-        cpus = max(limits.cpus, 0.01)
-        next_cpu_check = self.sent_at + limits.cpu_time_s / cpus
-        while self.report is None and self.killed_by is None:
-            timeout = max(0.0, min(wall_deadline, next_cpu_check) - time.monotonic())
-            events = self._sel.select(timeout)
-            if not events:
-                used_ns = cpu_time_ns()
-                now = time.monotonic()
-                if used_ns >= cpu_limit_ns:
-                    self._kill(KillReason.CPU_TIME)
-                elif now >= wall_deadline:
-                    self._kill(KillReason.WALL_TIME)
-                else:
-                    # The earliest moment the limit could be reached at full CPU bandwidth.
-                    remaining_s = (cpu_limit_ns - used_ns) / 1e9 / cpus
-                    next_cpu_check = now + max(MIN_CPU_POLL_S, remaining_s)
-                continue
-            for key, _ in events:
-                if key.fileobj is self.box.job or key.fileobj is self.box.control:
-                    self._sel.unregister(key.fileobj)
-                    try:
-                        message, fds = protocol.recv(key.fileobj)
-                        for fd in fds:
-                            os.close(fd)
-                    except (protocol.ChannelClosed, OSError):
-                        message = {"error": SetupError("run", detail="the container died").to_json()}
-                    self.report = message
-                else:
-                    self._read(key.fd)
-        self.ended = time.monotonic()
-        trace.mark("launcher: report received")
-
-    def _read(self, fd: int) -> None:
-        capture = self._captures[fd]
-        if not capture.read_from(fd):
-            self._sel.unregister(fd)
-            del self._captures[fd]
-        elif capture.truncated:
-            self._kill(KillReason.OUTPUT)
-
-    def drain(self) -> None:
-        """Read the output to its end: every writer is dead or dying by now."""
-        try:
-            while self._captures:
-                events = self._sel.select(DRAIN_TIMEOUT_S)
-                if not events:
-                    break  # held open by something that should be dead: give up on it
-                for key, _ in events:
-                    if key.fd in self._captures:
-                        self._read(key.fd)
-                    else:
-                        self._sel.unregister(key.fileobj)
-        finally:
-            self._sel.close()
-
-
-def root_key(spec: Spec) -> RootKey:
-    return RootKey(
-        layers=tuple(spec.layers),
-        binds=tuple(spec.binds),
-        hostname=spec.hostname,
-        network=spec.network,
-        scratch_bytes=spec.limits.scratch_bytes,
-        scratch_inodes=spec.limits.scratch_inodes,
-    )
-
-
-def _decode_status(report: dict[str, Any] | None) -> tuple[int | None, int | None]:
-    if report is None or "status" not in report:
-        return None, None
-    status = int(report["status"])
-    if os.WIFSIGNALED(status):
-        return None, os.WTERMSIG(status)
-    if os.WIFEXITED(status):
-        return os.WEXITSTATUS(status), None
-    return None, None
+                protocol.send(client, {"error": {"type": "SandboxError", "message": f"unknown op {op!r}"}})
+        except SandboxError as exc:
+            protocol.send(client, {"error": {"type": type(exc).__name__, "message": str(exc)}})
+        return True
 
 
 # -- host state: locks, uids, reclaim ----------------------------------------------------------
@@ -466,60 +277,19 @@ def reclaim(hierarchy: Hierarchy, state_dir: str) -> list[str]:
 # -- process entry point ----------------------------------------------------------------------
 
 
-def serve(sock: socket.socket, launcher: Launcher) -> None:
-    """Answer the client's requests until it closes the socket."""
-    while True:
-        try:
-            request, fds = protocol.recv(sock)
-            trace.mark("launcher: request received")
-        except protocol.ChannelClosed:
-            return
-        op = request.get("op")
-        try:
-            if op == "run":
-                stdin_fd = fds[0] if fds else None
-                try:
-                    result = launcher.execute(Spec.from_json(request["spec"]), stdin_fd)
-                finally:
-                    for fd in fds:
-                        os.close(fd)
-                response: dict[str, Any] = {"result": result.to_json()}
-            elif op == "status":
-                response = {"status": launcher.status()}
-            elif op == "sync":
-                response = {"ok": True}
-            elif op == "warm_up":
-                launcher.warm_up(root_key(Spec.from_json(request["spec"])))
-                response = {"ok": True}
-            else:
-                response = {"error": {"type": "SandboxError", "message": f"unknown op {op!r}"}}
-        except SetupError as exc:
-            response = {"error": {"type": "SetupError", **exc.to_json()}}
-        except SandboxError as exc:
-            response = {"error": {"type": type(exc).__name__, "message": str(exc)}}
-        except (ValueError, KeyError, TypeError) as exc:
-            response = {"error": {"type": "SpecError", "message": str(exc)}}
-        protocol.send(sock, response)
-        trace.mark("launcher: answered")
-        launcher.after_run()
-        trace.mark("launcher: after_run done")
-
-
 def main(argv: list[str]) -> int:
     """python -m sandbox.launcher FD CONFIG_JSON — started by client.py, never by hand."""
     sock = socket.socket(fileno=int(argv[0]))
     config = LauncherConfig.from_json(argv[1])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client decides when we stop
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if config.trace_path:
         trace.enable(config.trace_path)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         launcher = Launcher(config)
-    except SandboxError as exc:
-        protocol.send(sock, {"error": {"type": type(exc).__name__, "message": str(exc)}})
-        return 1
-    except OSError as exc:
-        protocol.send(sock, {"error": {"type": "HostError", "message": f"cannot start the launcher: {exc}"}})
+    except (SandboxError, OSError) as exc:
+        kind = type(exc).__name__ if isinstance(exc, SandboxError) else "HostError"
+        protocol.send(sock, {"error": {"type": kind, "message": f"cannot start the launcher: {exc}"}})
         return 1
     protocol.send(sock, {"ready": True, "status": launcher.status()})
     # Everything imported so far is shared with the containers we fork; freezing keeps the
@@ -527,7 +297,7 @@ def main(argv: list[str]) -> int:
     gc.collect()
     gc.freeze()
     try:
-        serve(sock, launcher)
+        launcher.serve(sock)
     finally:
         launcher.shutdown()
     return 0

@@ -93,6 +93,15 @@ class Result:
         return cls(**fields)
 
 
+def size_text(size_bytes: int) -> str:
+    """1000 -> "1000 bytes", 65536 -> "64 KB", 268435456 -> "256 MB"."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if size_bytes >= scale:
+            value = size_bytes / scale
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{size_bytes} bytes"
+
+
 def signal_name(number: int) -> str:
     try:
         return _signal.Signals(number).name
@@ -120,11 +129,13 @@ def classify(obs: Observation) -> tuple[Verdict, str | None]:
         obs.killed_by is None and (obs.stdout_truncated or obs.stderr_truncated)
     ):
         which = "stdout" if obs.stdout_truncated else "stderr"
-        limit_kb = obs.output_limit_bytes // 1024
-        return Verdict.OUTPUT_LIMIT, f"The program wrote more than {limit_kb} KB to {which}."
+        return (
+            Verdict.OUTPUT_LIMIT,
+            f"The program wrote more than {size_text(obs.output_limit_bytes)} to {which}.",
+        )
     if obs.oom_kills > 0:
-        limit_mb = obs.memory_limit_bytes / (1024 * 1024)
-        return Verdict.MEMORY_LIMIT, f"The program used more than the {limit_mb:g} MB memory limit."
+        limit = size_text(obs.memory_limit_bytes)
+        return Verdict.MEMORY_LIMIT, f"The program used more than the {limit} memory limit."
     if obs.killed_by is KillReason.CPU_TIME or obs.cpu_time_ms > obs.cpu_time_limit_ms:
         return Verdict.TIME_LIMIT, f"The program used more than the {cpu_s:g} s CPU time limit."
     if obs.signal == _signal.SIGXCPU:
@@ -135,11 +146,8 @@ def classify(obs: Observation) -> tuple[Verdict, str | None]:
             "(sleeping, waiting for input or deadlocked)."
         )
     if obs.signal == _signal.SIGXFSZ:
-        limit_kb = obs.file_size_limit_bytes // 1024
-        return (
-            Verdict.OUTPUT_LIMIT,
-            f"The program wrote a file larger than the {limit_kb} KB file size limit.",
-        )
+        limit = size_text(obs.file_size_limit_bytes)
+        return Verdict.OUTPUT_LIMIT, f"The program wrote a file larger than the {limit} file size limit."
     pids_note = (
         f" It reached the limit of {obs.pids_limit} processes and threads,"
         " so a fork or a thread creation failed."

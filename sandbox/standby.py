@@ -2,8 +2,8 @@
 
 Making a container costs milliseconds (fork, namespaces, mounts, and on many kernels a cgroup
 migration that stalls for a whole RCU grace period after idle). None of that depends on the job,
-so the launcher makes the next container while the caller is busy elsewhere, and a job only pays
-for what does depend on it. Each container is still used exactly once.
+so the launcher makes containers before they are asked for, and a job only pays for what does
+depend on it. Each container is still used exactly once.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import gc
 import os
 import signal
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sandbox import _libc, container, namespaces, protocol
 from sandbox.cgroups import Hierarchy, RunCgroup
@@ -41,7 +41,8 @@ class Standby:
     stderr_r: int
     cgroup: RunCgroup
     ready: bool = False
-    reaped: bool = field(default=False)
+    reaped: bool = False
+    channels_closed: bool = False
 
     def wait_ready(self) -> None:
         """Block until the container is prepared; SetupError with the failing step otherwise."""
@@ -70,11 +71,13 @@ class Standby:
             self.reaped = True
 
     def close_channels(self) -> None:
+        if self.channels_closed:
+            return
+        self.channels_closed = True
         self.control.close()
         self.job.close()
         for fd in (self.stdout_r, self.stderr_r):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            os.close(fd)
 
     def destroy(self) -> None:
         """Kill, reap, close, and remove the cgroup: nothing of this container is left."""

@@ -200,3 +200,24 @@ def favor_dynamic_modifications() -> bool:
                 return False
             return True
     return False
+
+
+def describe(cgroup: RunCgroup) -> dict[str, object]:
+    """What another process needs to open the same run cgroup (see `from_description`)."""
+    from sandbox.cgroups import v1, v2
+
+    if isinstance(cgroup, v2.V2Cgroup):
+        return {"version": 2, "name": cgroup.name, "path": cgroup.path}
+    assert isinstance(cgroup, v1.V1Cgroup)
+    return {"version": 1, "name": cgroup.name, "dirs": dict(cgroup.dirs)}
+
+
+def from_description(data: dict[str, object]) -> RunCgroup:
+    from sandbox.cgroups import v1, v2
+
+    name = str(data["name"])
+    if data["version"] == 2:
+        return v2.V2Cgroup(str(data["path"]), name)
+    dirs = data["dirs"]
+    assert isinstance(dirs, dict)
+    return v1.V1Cgroup({str(k): str(v) for k, v in dirs.items()}, name)

@@ -74,6 +74,7 @@ _SYSCALLS = {
     "capset": (126, 91),
     "openat2": (437, 437),
     "close_range": (436, 436),
+    "keyctl": (250, 219),
 }
 
 
@@ -145,6 +146,14 @@ def openat2(dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0) 
         "openat2",
         path,
     )
+
+
+KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def join_new_session_keyring() -> None:
+    """Replace the inherited session keyring by a new, empty, anonymous one."""
+    _check(_libc.syscall(_nr("keyctl"), KEYCTL_JOIN_SESSION_KEYRING, None), "keyctl(JOIN_SESSION_KEYRING)")
 
 
 def last_cap() -> int:

@@ -254,6 +254,8 @@ def stub_main(cfg: ContainerConfig, init_sock: socket.socket) -> NoReturn:
         credentials.become_unprivileged(cfg.host_id)
         step = "forbid nested user namespaces"
         credentials.forbid_nested_user_namespaces()
+        step = "join a new session keyring"
+        credentials.join_new_session_keyring()
         step = "drop capabilities"
         credentials.drop_all_capabilities()
         protocol.send(init_sock, {"ready": True})

@@ -9,7 +9,9 @@ exec'd, as follows:
 3. in that namespace it sets user.max_user_namespaces to 0: the program can never create a nested
    user namespace, the usual door from an unprivileged process to kernel code that needs
    CAP_SYS_ADMIN (bubblewrap's --disable-userns does the same);
-4. every capability is dropped (bounding, ambient, effective, permitted, inheritable) and
+4. it joins a new, empty session keyring (keys are not namespaced: the launcher's session keyring
+   would otherwise be within reach);
+5. every capability is dropped (bounding, ambient, effective, permitted, inheritable) and
    no_new_privs is set, so a setuid binary in the image gains nothing.
 """
 
@@ -42,8 +44,13 @@ def forbid_nested_user_namespaces() -> None:
     _write("/proc/sys/user/max_user_namespaces", "0\n")
 
 
-def drop_all_capabilities() -> None:
+def join_new_session_keyring() -> None:
     """Step 4."""
+    _libc.join_new_session_keyring()
+
+
+def drop_all_capabilities() -> None:
+    """Step 5."""
     for cap in range(_libc.last_cap() + 1):
         _libc.prctl(_libc.PR_CAPBSET_DROP, cap)
     _libc.prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_CLEAR_ALL)

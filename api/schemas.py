@@ -121,6 +121,13 @@ class RunAccepted(Schema):
     status: Status
 
 
+class FilePublic(Schema):
+    name: str
+    content: str
+    encoding: Encoding
+    """`utf-8`: `content` is the text itself; `base64`: decode it to get the exact bytes."""
+
+
 class RunPublic(Schema):
     """A run: its lifecycle and, once done, its result (DESIGN.md, the public contract)."""
 
@@ -130,6 +137,15 @@ class RunPublic(Schema):
     (see `message`); a program that crashes or exceeds a limit is `done` with a verdict."""
     language: str
     limits: LimitsPublic
+    files: list[FilePublic]
+    """The program as submitted (a `source` comes back as one file with the language's name)."""
+    main_file: str
+    """The file that was compiled or run."""
+    stdin: str | None = None
+    """Standard input as submitted; null means /dev/null."""
+    stdin_encoding: Encoding | None = None
+    args: list[str]
+    compiler_options: list[str]
     verdict: Verdict | None = None
     exit_code: int | None = None
     signal: str | None = None
@@ -178,6 +194,8 @@ class LanguagePublic(Schema):
     """The toolchain's version from the built image; null when its image is not built yet."""
     source_file: str
     """The file name `source` is written to."""
+    hello_world: str
+    """A small program printing a greeting: a starting point for editors and playgrounds."""
     compile_command: list[str] | None
     run_command: list[str]
     compiler_options_allowed: list[str]

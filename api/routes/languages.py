@@ -43,6 +43,7 @@ def _public(language: Language, version: str | None) -> LanguagePublic:
         extensions=list(language.extensions),
         version=version,
         source_file=language.source_file,
+        hello_world=language.hello(),
         compile_command=list(language.compile_argv) if language.compile_argv else None,
         run_command=list(language.run_argv),
         compiler_options_allowed=list(language.compiler_options_allowed),

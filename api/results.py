@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from api.schemas import Encoding, LimitsPublic, RunPublic
+from api.schemas import Encoding, FilePublic, LimitsPublic, RunPublic
 from core.models import Run
 
 
@@ -13,6 +13,10 @@ def encode_output(data: bytes | None, encoding: str) -> tuple[str | None, Encodi
     sent as base64 even when the client asked for text, and the returned encoding says so."""
     if data is None:
         return None, None
+    return encode_bytes(data, encoding)
+
+
+def encode_bytes(data: bytes, encoding: str) -> tuple[str, Encoding]:
     if encoding == "utf-8":
         try:
             return data.decode("utf-8"), "utf-8"
@@ -33,18 +37,34 @@ def limits_of(run: Run) -> LimitsPublic:
     )
 
 
+def files_of(run: Run, encoding: str) -> list[FilePublic]:
+    """The submitted files (stored base64-encoded), as text when they are text."""
+    files = []
+    for name, stored in run.files.items():
+        content, content_encoding = encode_bytes(base64.b64decode(stored), encoding)
+        files.append(FilePublic(name=name, content=content, encoding=content_encoding))
+    return files
+
+
 def to_public(run: Run, encoding: str | None = None) -> RunPublic:
     """The run as the API shows it; `encoding` overrides the one the run was submitted with."""
     encoding = encoding or run.encoding
     stdout, stdout_encoding = encode_output(run.stdout, encoding)
     stderr, stderr_encoding = encode_output(run.stderr, encoding)
     compile_output, compile_output_encoding = encode_output(run.compile_output, encoding)
+    stdin, stdin_encoding = encode_output(run.stdin, encoding)
     return RunPublic.model_validate(
         {
             "id": run.id,
             "status": run.status,
             "language": run.language,
             "limits": limits_of(run),
+            "files": files_of(run, encoding),
+            "main_file": run.main_file,
+            "stdin": stdin,
+            "stdin_encoding": stdin_encoding,
+            "args": run.args,
+            "compiler_options": run.compiler_options,
             "verdict": run.verdict,
             "exit_code": run.exit_code,
             "signal": run.signal,

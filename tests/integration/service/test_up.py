@@ -1,0 +1,74 @@
+"""`jaula up`: one command brings up Redis, a worker and the API; Ctrl+C stops all of them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.service.conftest import REPO, free_port, require_sandbox, wait_for
+
+pytestmark = [pytest.mark.root, pytest.mark.images, pytest.mark.redis, pytest.mark.slow]
+
+
+def children_of(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_up_serves_runs_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    ambient = require_sandbox("python")
+    port = free_port()
+    env = os.environ | {
+        "JAULA_DATA_DIR": str(tmp_path),
+        "JAULA_IMAGES_DIR": str(ambient.images_path),
+        "JAULA_LOCAL_REDIS_PORT": str(free_port()),
+        "JAULA_WORKER_CONCURRENCY": "1",
+    }
+    env.pop("JAULA_BROKER_URL", None)
+    env.pop("JAULA_DATABASE_URL", None)
+    up = subprocess.Popen(
+        [str(Path(sys.executable).parent / "jaula"), "up", "--port", str(port)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        assert up.stdout is not None
+        first_line = up.stdout.readline().decode()
+        assert first_line.startswith(f"jaula is up: http://127.0.0.1:{port}"), first_line
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: httpx.get(url + "/healthz").status_code == 200, timeout_s=60, what="ready")
+        run = httpx.post(
+            url + "/v1/runs", params={"wait": "true"}, timeout=60,
+            json={"language": "python", "source": "print('up')"},
+        ).json()  # fmt: skip
+        assert (run["status"], run["stdout"]) == ("done", "up\n")
+        assert (tmp_path / "jaula.db").exists()  # the embedded store
+
+        started = children_of(up.pid)
+        assert len(started) == 3  # redis-server, the worker, uvicorn
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=90) == 0
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in started if alive(pid)]

@@ -32,6 +32,7 @@ each run writes the submission's files to /box.
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -128,8 +129,7 @@ def compiler_argv(language: Language, options: Sequence[str] = ()) -> list[str]:
         if option not in language.compiler_options_allowed:
             allowed = ", ".join(language.compiler_options_allowed) or "none"
             raise SubmissionError(
-                f"compiler option {option!r} is not allowed for {language.name}"
-                f" (allowed: {allowed})"
+                f"compiler option {option!r} is not allowed for {language.name} (allowed: {allowed})"
             )
     argv = list(language.compile_argv)
     if OPTIONS_MARKER in argv:
@@ -140,9 +140,7 @@ def compiler_argv(language: Language, options: Sequence[str] = ()) -> list[str]:
 
 def _check_files(language: Language, files: Mapping[str, bytes]) -> None:
     if language.source_file not in files:
-        raise SubmissionError(
-            f"the {language.display_name} main file must be {language.source_file!r}"
-        )
+        raise SubmissionError(f"the {language.display_name} main file must be {language.source_file!r}")
     for name in files:
         try:
             box_relative(name)
@@ -230,6 +228,22 @@ def prepare(
         yield Program(language, (*layers, str(artefact)), {}, _compile_output(compiled))
     finally:
         shutil.rmtree(artefact, ignore_errors=True)
+
+
+def remove_stale_artefacts(settings: Settings | None = None, *, older_than_s: float = 3600) -> int:
+    """Delete artefact directories a killed process left behind; returns how many.
+
+    `prepare()` always removes its artefact, unless its process is killed outright. Call this at
+    worker start (with an age well above the longest compile plus grading).
+    """
+    root = (settings or get_settings()).scratch_path / "artefacts"
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - older_than_s
+    stale = [p for p in root.iterdir() if p.lstat().st_mtime < cutoff]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(stale)
 
 
 def run(

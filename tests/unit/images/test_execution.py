@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
 import pytest
 
 import sandbox
+from core.config import Settings
 from core.execution import (
     CompileFailure,
     Execution,
     SubmissionError,
     compiler_argv,
+    remove_stale_artefacts,
     submission_files,
 )
 from core.execution import _compile_failure as compile_failure
@@ -91,3 +95,14 @@ def test_a_compiler_over_its_limits_is_a_compile_error_that_says_which() -> None
     failure = compile_failure(LANGS.get("cpp"), compiled)
     assert failure.result.verdict is sandbox.Verdict.COMPILE_ERROR
     assert "10 s CPU time limit" in (failure.result.message or "")
+
+
+def test_stale_artefacts_are_swept_fresh_ones_kept(tmp_path: Path) -> None:
+    settings = Settings(scratch_dir=tmp_path)
+    old, new = tmp_path / "artefacts/c-old", tmp_path / "artefacts/c-new"
+    for path in (old, new):
+        (path / "box").mkdir(parents=True)
+    os.utime(old, (0, 0))
+    assert remove_stale_artefacts(settings, older_than_s=60) == 1
+    assert not old.exists() and new.is_dir()
+    assert remove_stale_artefacts(Settings(scratch_dir=tmp_path / "none")) == 0

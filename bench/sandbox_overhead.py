@@ -33,14 +33,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sandbox  # noqa: E402
-from sandbox.cgroups import detect_version, mountinfo  # noqa: E402
-from tests import images  # noqa: E402
+import sandbox
+from sandbox.cgroups import detect_version, mountinfo
+from tests import images
 
 IDLE_S = 0.05
 TRUE = ["/bin/true"]
@@ -172,7 +172,9 @@ def _checked(result: sandbox.Result) -> None:
 
 
 def report(
-    results: dict[str, dict[str, list[float]]], rows: dict[str, tuple[str, object]], json_path: Path | None
+    results: dict[str, dict[str, list[float]]],
+    rows: Mapping[str, tuple[str, object]],
+    json_path: Path | None,
 ) -> None:
     figures: dict[str, object] = {
         "cgroup_version": detect_version(),
@@ -181,9 +183,8 @@ def report(
         "kernel": os.uname().release,
     }
     for mode, by_row in results.items():
-        print(
-            f"\n{mode.replace('_', ' ')} ({'%d ms idle before each run' % (IDLE_S * 1000) if mode == 'idle' else 'no pause'})"
-        )
+        pause = f"{IDLE_S * 1000:.0f} ms idle before each run" if mode == "idle" else "no pause"
+        print(f"\n{mode.replace('_', ' ')} ({pause})")
         print(f"{'row':22} {'median ms':>10} {'p95 ms':>8} {'overhead ms':>12} {'ratio':>7}")
         for label, times in by_row.items():
             baseline = rows[label][0]
@@ -199,14 +200,13 @@ def report(
                 figures[f"{key}{suffix}_overhead_ms"] = round(overhead, 3)
                 line += f" {overhead:+12.2f} {median / base:6.1f}x"
             print(line)
+    print("\nTarget: jaula's median overhead over bare /bin/true <= 2 ms, back to back and after idle.")
+    f = figures
     print(
-        "\nTarget: jaula's median overhead over bare exec of /bin/true <= 2 ms, back to back and after idle."
-    )
-    print(
-        f"jaula true: {figures['jaula_true_overhead_ms']:+.2f} ms back to back, "
-        f"{figures['jaula_true_idle_overhead_ms']:+.2f} ms after idle "
-        f"(bwrap {figures['bwrap_true_overhead_ms']:+.2f}, crun+overlay {figures['crun_overlay_true_overhead_ms']:+.2f}"
-        f" / {figures['crun_overlay_true_idle_overhead_ms']:+.2f} after idle)"
+        f"jaula true: {f['jaula_true_overhead_ms']:+.2f} ms back to back, "
+        f"{f['jaula_true_idle_overhead_ms']:+.2f} ms after idle (bwrap {f['bwrap_true_overhead_ms']:+.2f}, "
+        f"crun+overlay {f['crun_overlay_true_overhead_ms']:+.2f} / "
+        f"{f['crun_overlay_true_idle_overhead_ms']:+.2f})"
     )
     if json_path:
         json_path.write_text(json.dumps(figures, indent=2) + "\n")

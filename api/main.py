@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from api import errors
 from api.body_limit import BodyLimit
 from api.ratelimit import RateLimiter
-from api.routes import health, languages, runs
+from api.routes import health, languages, runs, web
 from api.services import Services
 from api.store import RunStore
 from api.waiting import FinishedRuns
@@ -75,5 +75,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(languages.router)
     app.include_router(v1)
     app.include_router(health.router)
+    web.mount(app)  # last: the playground's files answer every path the API does not
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes(settings))
     return app

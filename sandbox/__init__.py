@@ -13,10 +13,25 @@ Standard library only; it knows nothing about the service around it. Main API:
 How it works: launcher.py (theory of operation), docs/sandbox.md.
 """
 
-from sandbox.client import Sandbox, run
+from typing import TYPE_CHECKING, Any
+
 from sandbox.errors import HostError, LauncherDied, SandboxError, SetupError, SpecError
 from sandbox.result import Result, Verdict
 from sandbox.spec import BOX, DEFAULT_ENV, Bind, Limits, Spec
+
+if TYPE_CHECKING:
+    from sandbox.client import Sandbox, run
+
+
+def __getattr__(name: str) -> Any:
+    # The client side (threads, subprocess) is imported on first use only: the launcher process
+    # imports this package too, and everything it imports is copied into every container it forks.
+    if name in ("Sandbox", "run"):
+        from sandbox import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'sandbox' has no attribute {name!r}")
+
 
 __all__ = [
     "BOX",

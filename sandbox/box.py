@@ -1,11 +1,12 @@
-"""/box, the job's directory: made by the init, filled by the exec stub, copied out after the run.
+"""/box, the job's directory: made by the container's init, filled with the job's files, copied out.
 
-The init works as root inside the container (after pivot_root and after the host's root is
-detached) over a tree that earlier untrusted code may have shaped (a compile run's output is a
-layer of the next run). So nothing here follows a symlink: every open is O_NOFOLLOW relative to a
-directory descriptor, and only regular files and directories are created or copied (symlinks are
-copied as symlinks, never followed; devices, FIFOs and sockets are skipped). The exec stub writes
-the job's files as the program's own unprivileged user.
+The init makes /box as root (after pivot_root and after the host's root is detached) over a tree
+that earlier untrusted code may have shaped (a compile run's output is a layer of the next run),
+and writes the job's files as the program's own unprivileged user. The copy out is done as root
+on the host, through /proc/<pid>/root, once every process of the run is dead. So nothing here
+follows a symlink: every open is O_NOFOLLOW relative to a directory descriptor, and only regular
+files and directories are created or copied (symlinks are copied as symlinks, never followed;
+devices, FIFOs and sockets are skipped).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import stat
 from collections.abc import Mapping
 
+from sandbox import _libc
 from sandbox.spec import BOX, box_relative
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -59,14 +61,19 @@ def write_files(files: Mapping[str, str]) -> None:
             os.close(parent)
 
 
-def collect(dest_dir_fd: int, *, max_bytes: int) -> None:
-    """Copy /box into the host directory open at dest_dir_fd (files, dirs, symlinks; at most max_bytes)."""
-    budget = [max_bytes]
-    src = os.open(BOX, _DIR_FLAGS)
+def open_container_box(pid: int) -> int:
+    """/box of a live container, from the host: through /proc/<pid>/root, never leaving that root."""
+    root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        _copy_tree(src, dest_dir_fd, budget)
+        resolve = _libc.RESOLVE_IN_ROOT | _libc.RESOLVE_NO_SYMLINKS | _libc.RESOLVE_NO_MAGICLINKS
+        return _libc.openat2(root, BOX.lstrip("/"), os.O_RDONLY | os.O_DIRECTORY, resolve=resolve)
     finally:
-        os.close(src)
+        os.close(root)
+
+
+def collect(src_dir_fd: int, dest_dir_fd: int, *, max_bytes: int) -> None:
+    """Copy a /box tree into a host directory (files, dirs, symlinks as links; at most max_bytes)."""
+    _copy_tree(src_dir_fd, dest_dir_fd, [max_bytes])
 
 
 def _copy_tree(src: int, dst: int, budget: list[int]) -> None:

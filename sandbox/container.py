@@ -1,26 +1,25 @@
-"""The two processes inside a container: its init (PID 1) and the exec stub that starts the program.
+"""The container's init: PID 1 of its namespaces, which prepares the container and starts the job.
 
-Both are forks of the launcher and never return. Each has two phases: *prepare*, done while the
-container waits for a job (everything that depends only on the image), and *run*, done when the
-job arrives. See launcher.py for the whole picture.
+One process per container, forked by the zygote (zygote.py) into a new pid namespace. It never
+returns. Three phases:
 
-init (PID 1 of the container's pid namespace; root; outside the run's cgroup):
-    prepare: unshare mount/ipc/uts(/net) namespaces, bring `lo` up, fork the exec stub and wait
-             until it has dropped its privileges; then build the root (staging mounts, overlay over
-             the image layers, pivot_root, binds, detach the host's root), make /box, set the
-             hostname, tell the launcher "ready"
-    run:     reap orphans (SIGCHLD ignored: the kernel reaps them for us) until the launcher either
-             kills us (which kills the whole namespace) or asks for /box: then SIGKILL everything
-             else in the namespace, wait until it is gone, copy /box out, report, exit.
+prepare, as root (while the container waits for a job; nothing here depends on the job):
+    unshare mount/ipc/uts(/net) namespaces, bring `lo` up, build the root filesystem (mounts.py:
+    staging tmpfs, /proc and /dev, overlay over the image layers, pivot_root, binds, detach the
+    host's root), make /box, set the hostname; open the run cgroup's cgroup.procs before the host
+    disappears.
+drop (still preparing): join the run's cgroup (the migration's stall, if any, happens here, not on
+    the job's clock), unshare the cgroup namespace, new session, become the unprivileged slot user
+    in a fresh user namespace that may not create another one, new session keyring, drop every
+    capability (credentials.py). Then tell the launcher "ready".
+run, unprivileged, when the client sends the job: write its files into /box, set stdio, rlimits
+    and the working directory, posix_spawn the program (vfork: no copy of this Python process),
+    reap (as PID 1, orphans included) until the program's main process exits, report its wait
+    status to the client, SIGKILL whatever it left behind and reap it, say so ("quiet": /box can
+    be copied now), and wait to be killed.
 
-exec stub (PID 2; in the run's cgroup and cgroup namespace; in its own user namespace):
-    prepare: join the run's cgroup (the slow cgroup migration happens here, not on the job's
-             clock), unshare the cgroup namespace, new session, become the unprivileged slot
-             user in a fresh user namespace, forbid nested user namespaces, drop every capability
-    run:     receive the job from the launcher: write its files into /box, set stdio, rlimits and
-             the working directory, posix_spawn the program (vfork: no copy of this Python
-             process to tear down on the job's clock), wait for it, and report its wait status
-             straight to the launcher: the program's exit is one wake-up away from the answer.
+As PID 1 it receives no signal from inside its namespace unless it handles it, so every handler
+is reset to the default: a program cannot interrupt it.
 """
 
 from __future__ import annotations
@@ -37,8 +36,9 @@ from sandbox import _libc, box, credentials, mounts, namespaces, protocol, rlimi
 from sandbox.errors import SetupError
 from sandbox.spec import Bind, Spec
 
-# Python ignores SIGPIPE and SIGXFSZ; exec would pass that on (an ignored SIGPIPE changes how
-# `yes | head` ends, an ignored SIGXFSZ turns the file size limit into EFBIG).
+# Python installs a SIGINT handler and ignores SIGPIPE and SIGXFSZ; the program must start with
+# defaults (an ignored SIGPIPE changes how `yes | head` ends; an ignored SIGXFSZ turns the file
+# size limit into EFBIG), and PID 1 must not handle anything.
 _DEFAULT_SIGNALS = (
     signal.SIGPIPE,
     signal.SIGXFSZ,
@@ -46,6 +46,9 @@ _DEFAULT_SIGNALS = (
     signal.SIGTERM,
     signal.SIGCHLD,
     signal.SIGQUIT,
+    signal.SIGHUP,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
 )
 
 
@@ -92,43 +95,42 @@ def key_from_json(data: dict[str, Any]) -> RootKey:
 
 @dataclass(frozen=True, slots=True)
 class ContainerConfig:
-    """What a container's processes inherit from the launcher at fork time."""
+    """What the container's init is given when it is forked."""
 
     key: RootKey
-    control: socket.socket
-    """init <-> launcher: "ready", the run's options (+ collect_to directory), the report."""
-    job: socket.socket
-    """exec stub <-> launcher: the job (argv, env, files, rlimits, + stdin), then its wait status."""
+    control: int
+    """Socket to the launcher: "ready" or the failed step."""
+    job: int
+    """Socket to the client: the job (argv, env, files, rlimits, + stdin), then its wait status."""
     stdout_w: int
     stderr_w: int
     procs_files: tuple[str, ...]
-    """cgroup.procs of the run's cgroup(s): the exec stub joins them."""
+    """cgroup.procs of the run's cgroup(s)."""
     host_id: int
     """The slot's unprivileged host uid and gid."""
     stage: str
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": key_to_json(self.key),
+            "procs_files": list(self.procs_files),
+            "host_id": self.host_id,
+            "stage": self.stage,
+        }
 
-# -- init ---------------------------------------------------------------------------------------
-
-
-def init_main(cfg: ContainerConfig) -> NoReturn:
-    """Entry point of the container's init, right after the launcher forked it."""
-    try:
-        _libc.prctl(_libc.PR_SET_PDEATHSIG, signal.SIGKILL)
-        for sig in _DEFAULT_SIGNALS:
-            signal.signal(sig, signal.SIG_DFL)
-        keep = {cfg.control.fileno(), cfg.job.fileno(), cfg.stdout_w, cfg.stderr_w, trace.fd() or 0}
-        _close_fds_except(keep)
-        trace.mark("init: preparing")
-        _prepare(cfg)
-        protocol.send(cfg.control, {"ready": True})
-        trace.mark("init: ready")
-        _supervise(cfg)
-        os._exit(0)
-    except _Failed as failed:
-        _report_failure(cfg.control, failed.error)
-    except BaseException as exc:  # the init must never unwind into the launcher's code
-        _report_failure(cfg.control, SetupError("container init", detail=repr(exc)))
+    @classmethod
+    def from_json(cls, data: dict[str, Any], fds: list[int]) -> ContainerConfig:
+        control, job, stdout_w, stderr_w = fds
+        return cls(
+            key=key_from_json(data["key"]),
+            control=control,
+            job=job,
+            stdout_w=stdout_w,
+            stderr_w=stderr_w,
+            procs_files=tuple(data["procs_files"]),
+            host_id=int(data["host_id"]),
+            stage=data["stage"],
+        )
 
 
 class _Failed(Exception):
@@ -136,19 +138,29 @@ class _Failed(Exception):
         self.error = error
 
 
-def _report_failure(control: socket.socket, error: SetupError) -> NoReturn:
+def init_main(cfg: ContainerConfig) -> NoReturn:
+    """Entry point of the container's init, right after the fork into its pid namespace."""
+    control = socket.socket(fileno=cfg.control)
+    try:
+        _libc.prctl(_libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        for sig in _DEFAULT_SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        trace.mark("init: preparing")
+        _prepare(cfg)
+        protocol.send(control, {"ready": True})
+        control.close()
+        trace.mark("init: ready")
+    except _Failed as failed:
+        _report(control, failed.error)
+    except BaseException as exc:  # never unwind into the zygote's code
+        _report(control, SetupError("prepare the container", detail=repr(exc)))
+    _run(cfg)
+
+
+def _report(sock: socket.socket, error: SetupError) -> NoReturn:
     with contextlib.suppress(OSError):
-        protocol.send(control, {"error": error.to_json()})
+        protocol.send(sock, {"error": error.to_json()})
     os._exit(1)
-
-
-def _close_fds_except(keep: set[int]) -> None:
-    """Close what we inherited from the launcher (its client socket, other containers' pipes)."""
-    low = 3
-    for fd in sorted(keep | {0x7FFFFFFF}):
-        if fd >= low:
-            os.closerange(low, fd)
-            low = fd + 1
 
 
 def _step(name: str, call: Any, *args: Any) -> Any:
@@ -165,108 +177,37 @@ def _prepare(cfg: ContainerConfig) -> None:
     _step("unshare namespaces", namespaces.unshare, namespaces.container_flags(network=key.network))
     if not key.network:
         _step("bring lo up", namespaces.loopback_up)
-    _fork_stub(cfg)
-    trace.mark("init: stub ready")
-    # The stub prepared its credentials against the host's /proc; only now may the filesystem
-    # change under it (pivot_root moves its root too).
+    # The cgroup files are on the host: open them before the host's root goes away.
+    procs = [
+        _step("open cgroup.procs", os.open, path, os.O_WRONLY | os.O_CLOEXEC) for path in cfg.procs_files
+    ]
     stage = cfg.stage
-    _step(
-        "",
-        mounts.apply,
-        mounts.plan_staging(stage, scratch_bytes=key.scratch_bytes, scratch_inodes=key.scratch_inodes),
-    )
-    _step("", mounts.apply, mounts.plan_root(stage, key.layers))
-    _step("", mounts.apply, mounts.plan_binds(key.binds))
-    _step("", mounts.apply, mounts.plan_detach())
+    plan = mounts.plan_staging(stage, scratch_bytes=key.scratch_bytes, scratch_inodes=key.scratch_inodes)
+    plan += mounts.plan_root(stage, key.layers)
+    _step("", mounts.apply, plan)
+    _step("", mounts.apply, mounts.plan_binds(key.binds) + mounts.plan_detach())
     _step("make /box", box.make_box, cfg.host_id, cfg.host_id)
     _step("sethostname", namespaces.set_hostname, key.hostname)
     trace.mark("init: root built")
+    for fd in procs:
+        _step("join the run's cgroup", os.write, fd, b"0")
+        os.close(fd)
+    _step("unshare cgroup namespace", _libc.unshare, _libc.CLONE_NEWCGROUP)
+    _step("setsid", os.setsid)
+    _step("enter a user namespace", credentials.become_unprivileged, cfg.host_id)
+    _step("forbid nested user namespaces", credentials.forbid_nested_user_namespaces)
+    _step("join a new session keyring", credentials.join_new_session_keyring)
+    _step("drop capabilities", credentials.drop_all_capabilities)
 
 
-def _fork_stub(cfg: ContainerConfig) -> None:
-    ours, theirs = socket.socketpair()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            ours.close()
-            cfg.control.close()
-            stub_main(cfg, theirs)
-        finally:
-            os._exit(127)
-    theirs.close()
-    cfg.job.close()
-    os.close(cfg.stdout_w)
-    os.close(cfg.stderr_w)
+def _run(cfg: ContainerConfig) -> NoReturn:
+    """The job: spawn the program, reap until it exits, report, end the rest, wait for the end."""
+    job_sock = socket.socket(fileno=cfg.job)
+    step = "wait for the job"
     try:
-        message, _ = protocol.recv(ours)
-    except (protocol.ChannelClosed, OSError):
-        raise _Failed(SetupError("prepare exec stub", detail="it died")) from None
-    finally:
-        ours.close()
-    if "error" in message:
-        raise _Failed(SetupError.from_json(message["error"]))
-
-
-def _supervise(cfg: ContainerConfig) -> None:
-    """The run, as PID 1: keep the namespace free of zombies until the launcher decides."""
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # orphans are reaped by the kernel
-    message, fds = protocol.recv(cfg.control)  # sent once the program's main process has exited
-    if message.get("collect"):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(-1, signal.SIGKILL)  # nothing of the run may change /box while we copy it
-        _wait_for_no_children()
-        try:
-            box.collect(fds[0], max_bytes=cfg.key.scratch_bytes)
-        except OSError as exc:
-            raise _Failed(SetupError.from_oserror("copy /box to collect_to", exc)) from exc
-        finally:
-            for fd in fds:
-                os.close(fd)
-    protocol.send(cfg.control, {"done": True})
-
-
-def _wait_for_no_children() -> None:
-    """With SIGCHLD ignored, wait() blocks until every child has exited, then fails with ECHILD."""
-    with contextlib.suppress(ChildProcessError):
-        while True:
-            os.waitpid(-1, 0)
-
-
-# -- exec stub -----------------------------------------------------------------------------------
-
-
-def stub_main(cfg: ContainerConfig, init_sock: socket.socket) -> NoReturn:
-    step = "exec stub"
-    reply_to = init_sock  # failures go to the init while preparing, to the launcher once ready
-    try:
-        step = "join the run's cgroup"
-        for procs in cfg.procs_files:
-            fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, b"0")
-            finally:
-                os.close(fd)
-        step = "unshare cgroup namespace"
-        _libc.unshare(_libc.CLONE_NEWCGROUP)
-        step = "setsid"
-        os.setsid()
-        step = "enter user namespace"
-        credentials.become_unprivileged(cfg.host_id)
-        step = "forbid nested user namespaces"
-        credentials.forbid_nested_user_namespaces()
-        step = "join a new session keyring"
-        credentials.join_new_session_keyring()
-        step = "drop capabilities"
-        credentials.drop_all_capabilities()
-        protocol.send(init_sock, {"ready": True})
-        reply_to = cfg.job
-        init_sock.close()
-
-        step = "wait for the job"
-        trace.mark("stub: ready")
-        job, fds = protocol.recv(cfg.job)
+        job, fds = protocol.recv(job_sock)
         cpu_at_job = time.process_time_ns()
-        trace.mark("stub: got the job")
+        trace.mark("init: got the job")
         step = "write files to /box"
         box.write_files(job["files"])
         step = "stdio"
@@ -285,31 +226,50 @@ def stub_main(cfg: ContainerConfig, init_sock: socket.socket) -> NoReturn:
         step = f"find {argv[0]}"
         path = _which(argv[0], env.get("PATH", ""))
         step = f"exec {argv[0]}"
-        trace.mark("stub: spawning")
         started = time.monotonic()
         pid = os.posix_spawn(path, argv, env, setsigdef=_DEFAULT_SIGNALS, setsigmask=())
-        trace.mark("stub: spawned")
-        # Let the program's output pipes reach end-of-file when the program's side closes them.
+        trace.mark("init: spawned")
+        # Our copies of the output pipes must not keep them open once the program's are closed.
         devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd, inheritable=False)
         step = "wait for the program"
         cpu_ns = time.process_time_ns() - cpu_at_job
-        _, status = os.waitpid(pid, 0)
+        status = _reap_until(pid)
         ended = time.monotonic()
-        trace.mark("stub: program exited")
-        protocol.send(cfg.job, {"status": status, "started": started, "ended": ended, "stub_cpu_ns": cpu_ns})
-        # Exiting would tear down this copy of a Python process right now, on the CPU the client
-        # is about to be woken on. Wait instead; the container is killed when the lease ends.
-        with contextlib.suppress(OSError, protocol.ChannelClosed):
-            protocol.recv(cfg.job)
-        os._exit(0)
+        trace.mark("init: program exited")
+        protocol.send(job_sock, {"status": status, "started": started, "ended": ended, "init_cpu_ns": cpu_ns})
     except BaseException as exc:
         errno = exc.errno if isinstance(exc, OSError) else 0
         error = SetupError(step, errno or 0, detail="" if errno else repr(exc))
         with contextlib.suppress(OSError):
-            protocol.send(reply_to, {"error": error.to_json()})
+            protocol.send(job_sock, {"error": error.to_json()})
+    # The program's main process has ended: nothing else of the run may outlive it.
+    with contextlib.suppress(OSError):
+        os.kill(-1, signal.SIGKILL)
+    _reap_all()
+    # Stay until the client is done (it may copy /box through /proc/<pid>/root) and kills us.
+    with contextlib.suppress(OSError, protocol.ChannelClosed):
+        protocol.send(job_sock, {"quiet": True})
+        protocol.recv(job_sock)
     os._exit(0)
+
+
+def _reap_until(pid: int) -> int:
+    """Reap children (orphans are re-parented to us) until `pid` exits; return its wait status."""
+    while True:
+        try:
+            reaped, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 0
+        if reaped == pid:
+            return status
+
+
+def _reap_all() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            os.waitpid(-1, 0)
 
 
 def _which(command: str, path: str) -> str:

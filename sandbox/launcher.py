@@ -12,15 +12,16 @@ returns the lease; the launcher destroys that container and prepares the next. A
 never used twice.
 
     client (caller's process)           supervise.py: limits, job, watch, verdict — no fork
-     └─ launcher (this module; root)     forks containers, lends them, reaps and removes them
-         └─ init (PID 1 of a new pid ns) container.py: namespaces, root filesystem, reaper
-             └─ exec stub -> program     container.py: cgroup, user ns, no capabilities -> spawn
+     └─ launcher (this module; root)     decides what to prepare, lends it, destroys what returns
+         └─ zygote (zygote.py)           forks each container into a new pid namespace
+             └─ init (PID 1)             container.py: namespaces, root filesystem, credentials,
+                 └─ the program          then posix_spawn and reap
 
 Messages on the client's socket (protocol.py frames):
     client -> launcher   {"op": "want", "keys": [...]}   kinds of container to keep prepared
                          {"op": "release", "id": N}      a lease is returned: destroy it
                          {"op": "status"} / {"op": "sync"}
-    launcher -> client   {"lease": {...}} + 5 fds        a prepared container (see lease.py)
+    launcher -> client   {"lease": {...}} + 4 fds        a prepared container (see lease.py)
                          {"lease_error": {"key", "error"}} preparing one failed (names the step)
                          {"status": {...}} / {"synced": true}
 
@@ -45,7 +46,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import protocol, standby, trace
+from sandbox import protocol, standby, trace, zygote
 from sandbox.cgroups import Hierarchy, describe, favor_dynamic_modifications, open_hierarchy
 from sandbox.container import RootKey, key_from_json, key_to_json
 from sandbox.errors import SandboxError, SetupError
@@ -96,6 +97,7 @@ class Launcher:
         os.makedirs(stage, exist_ok=True)
         self.settings = standby.StandbySettings(host_id=self.host_id, stage=stage)
         self._serial = 0
+        self._zygote: socket.socket | None = None
         self._wanted: list[RootKey] = []
         self._preparing: dict[int, standby.Standby] = {}
         self._lent: dict[int, standby.Standby] = {}
@@ -122,9 +124,20 @@ class Launcher:
         if not any(b.key == key for b in self._preparing.values()):
             self._prepare(key)
 
+    def start_zygote(self) -> None:
+        """Fork the zygote now, while our heap is fresh and frozen (see zygote.py)."""
+        ours, theirs = socket.socketpair()
+        if os.fork() == 0:
+            ours.close()
+            zygote.serve(theirs)
+        theirs.close()
+        self._zygote = ours
+
     def _prepare(self, key: RootKey) -> None:
+        assert self._zygote is not None, "start_zygote() first"
         self._serial += 1
-        box = standby.prepare(self.hierarchy, f"{os.getpid()}-{self._serial}", self.settings, key)
+        name = f"{os.getpid()}-{self._serial}"
+        box = standby.prepare(self._zygote, self.hierarchy, name, self.settings, key)
         self._preparing[self._serial] = box
 
     def lend(self, box_id: int, client: socket.socket) -> None:
@@ -136,12 +149,9 @@ class Launcher:
             box.destroy()
             protocol.send(client, {"lease_error": {"key": key_to_json(box.key), "error": exc.to_json()}})
             return
-        pidfd = os.pidfd_open(box.pid)
-        try:
-            fds = [box.job.fileno(), box.control.fileno(), box.stdout_r, box.stderr_r, pidfd]
-            protocol.send(client, {"lease": Lease.message(box_id, box.key, describe(box.cgroup))}, fds)
-        finally:
-            os.close(pidfd)
+        fds = [box.job.fileno(), box.stdout_r, box.stderr_r, box.pidfd]
+        message = Lease.message(box_id, box.pid, box.key, describe(box.cgroup))
+        protocol.send(client, {"lease": message}, fds)
         box.close_channels()  # the client has its own copies now
         self._lent[box_id] = box
         trace.mark("launcher: lent")
@@ -291,11 +301,12 @@ def main(argv: list[str]) -> int:
         kind = type(exc).__name__ if isinstance(exc, SandboxError) else "HostError"
         protocol.send(sock, {"error": {"type": kind, "message": f"cannot start the launcher: {exc}"}})
         return 1
-    protocol.send(sock, {"ready": True, "status": launcher.status()})
-    # Everything imported so far is shared with the containers we fork; freezing keeps the
-    # collector from touching (and so copying) those pages in every child.
+    # Everything so far is shared with the zygote and the containers it forks; freezing keeps the
+    # collector from touching (and so copying) those pages.
     gc.collect()
     gc.freeze()
+    launcher.start_zygote()
+    protocol.send(sock, {"ready": True, "status": launcher.status()})
     try:
         launcher.serve(sock)
     finally:

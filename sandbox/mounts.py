@@ -1,16 +1,16 @@
 """The container's filesystem, as a plan of mount operations (pure data) and a loop that applies it.
 
-Two plans, because half of the work does not depend on the job and is done ahead of time:
+All of it is done while the container is prepared, in the container's own mount namespace:
 
-staging (while the container waits for a job, in its own mount namespace):
+staging:
     /  made private, so nothing we mount propagates to the host
     <stage>            tmpfs, size-limited: holds the overlay's upper and work dirs, /tmp, /dev/shm
-    <stage>/proc       fresh procfs of the container's pid namespace; /proc/sys, sysrq-trigger, irq,
-                       bus, fs read-only; kcore, keys, kallsyms, timer_list, ... masked by /dev/null
+    <stage>/proc       fresh procfs of the container's pid namespace; /proc/sys (but user/),
+                       sysrq-trigger, irq, bus, fs read-only; kcore, keys, kallsyms, timer_list, ...
+                       masked by /dev/null
     <stage>/dev        small tmpfs: null zero full random urandom, fd/stdin/stdout/stderr links,
                        shm (bind of <stage>/shm); then read-only. No tty, no pts, no disks.
-
-root (when the job arrives):
+root:
     <stage>/root       overlay: lowerdir = image layers (read-only), upper/work on the tmpfs
     proc, dev moved in; /tmp bound from the tmpfs
     pivot_root into it, binds taken from the old root, old root detached: the host is gone.
@@ -101,6 +101,10 @@ def plan_staging(stage: str, *, scratch_bytes: int, scratch_inodes: int) -> list
     ops += [Op("mkdir", f"{stage}/{d}", mode=0o755) for d in ("upper", "work", "root", "proc", "dev")]
     ops += [Op("mkdir", f"{stage}/{d}", mode=0o1777) for d in ("tmp", "shm")]
     ops.append(Op("mount", proc, "proc", "proc", NOSUID_NODEV_NOEXEC))
+    # /proc/sys stays read-only except /proc/sys/user, where the container's init sets the
+    # per-user-namespace limit that forbids nested user namespaces (credentials.py). Writing
+    # there needs CAP_SYS_RESOURCE in the program's own user namespace, which it never has.
+    ops.append(Op("mount", f"{proc}/sys/user", f"{proc}/sys/user", None, _libc.MS_BIND))
     for name in PROC_READONLY:
         ops.append(Op("readonly_bind", f"{proc}/{name}", f"{proc}/{name}"))
     ops += [Op("mask_file", f"{proc}/{name}") for name in PROC_MASKED_FILES]

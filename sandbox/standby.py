@@ -1,6 +1,6 @@
 """A container made ahead of time, waiting for its job: the launcher's handle on it.
 
-Making a container costs milliseconds (fork, namespaces, mounts, and on many kernels a cgroup
+Making a container costs milliseconds (a fork, namespaces, mounts, and on many kernels a cgroup
 migration that stalls for a whole RCU grace period after idle). None of that depends on the job,
 so the launcher makes containers before they are asked for, and a job only pays for what does
 depend on it. Each container is still used exactly once.
@@ -9,15 +9,18 @@ depend on it. Each container is still used exactly once.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
+import select
 import signal
 import socket
 from dataclasses import dataclass
 
-from sandbox import _libc, container, namespaces, protocol
+from sandbox import container, protocol
 from sandbox.cgroups import Hierarchy, RunCgroup
 from sandbox.errors import SetupError
+
+# A killed container is gone within milliseconds; this only bounds a kernel that hangs.
+_EXIT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,44 +34,29 @@ class StandbySettings:
 @dataclass(slots=True)
 class Standby:
     pid: int
-    """The container's init (PID 1 inside), our direct child."""
+    """The container's init (PID 1 inside), a child of the zygote."""
+    pidfd: int
     key: container.RootKey
     control: socket.socket
-    """To the init: "ready", the run's options, the report."""
+    """From the init: "ready", or the step that failed."""
     job: socket.socket
-    """To the exec stub: the job itself."""
+    """To the init: the job (handed to the client with the lease)."""
     stdout_r: int
     stderr_r: int
     cgroup: RunCgroup
-    ready: bool = False
-    reaped: bool = False
     channels_closed: bool = False
+    gone: bool = False
 
     def wait_ready(self) -> None:
-        """Block until the container is prepared; SetupError with the failing step otherwise."""
-        if self.ready:
-            return
+        """Read the container's verdict on its preparation; SetupError naming the failed step."""
         try:
             message, fds = protocol.recv(self.control)
         except (protocol.ChannelClosed, OSError) as exc:
-            raise SetupError("prepare container", detail=f"the container's init died ({exc})") from exc
+            raise SetupError("prepare the container", detail=f"its init died ({exc})") from exc
         for fd in fds:
             os.close(fd)
         if "error" in message:
             raise SetupError.from_json(message["error"])
-        self.ready = True
-
-    def kill(self) -> None:
-        """SIGKILL the init: the kernel then kills every process of its pid namespace."""
-        if not self.reaped:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-
-    def reap(self) -> None:
-        if not self.reaped:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-            self.reaped = True
 
     def close_channels(self) -> None:
         if self.channels_closed:
@@ -76,78 +64,72 @@ class Standby:
         self.channels_closed = True
         self.control.close()
         self.job.close()
-        for fd in (self.stdout_r, self.stderr_r):
-            os.close(fd)
+        os.close(self.stdout_r)
+        os.close(self.stderr_r)
 
     def destroy(self) -> None:
-        """Kill, reap, close, and remove the cgroup: nothing of this container is left."""
-        self.kill()
-        self.reap()
+        """Kill the init (its pid namespace dies with it), wait for it, remove the cgroup."""
+        if not self.gone:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            # The pidfd becomes readable once the init has exited, after the kernel has killed
+            # and reaped every other process of its namespace.
+            select.select([self.pidfd], [], [], _EXIT_TIMEOUT_S)
+            os.close(self.pidfd)
+            self.gone = True
         self.close_channels()
         self.cgroup.remove()
 
 
 def prepare(
-    hierarchy: Hierarchy, cgroup_name: str, settings: StandbySettings, key: container.RootKey
+    zygote: socket.socket,
+    hierarchy: Hierarchy,
+    cgroup_name: str,
+    settings: StandbySettings,
+    key: container.RootKey,
 ) -> Standby:
-    """Fork a new container's init into a new pid namespace; it prepares itself concurrently."""
+    """Have the zygote fork a new container; it prepares itself while we go on."""
     cgroup = hierarchy.create(cgroup_name)
+    ours: list[int] = []
+    theirs: list[int] = []
     try:
-        ours, theirs = socket.socketpair()
-        job_ours, job_theirs = socket.socketpair()
+        control, control_theirs = socket.socketpair()
+        job, job_theirs = socket.socketpair()
         stdout_r, stdout_w = os.pipe2(os.O_CLOEXEC)
         stderr_r, stderr_w = os.pipe2(os.O_CLOEXEC)
+        ours += [control.detach(), job.detach(), stdout_r, stderr_r]
+        theirs += [control_theirs.detach(), job_theirs.detach(), stdout_w, stderr_w]
+        cfg = container.ContainerConfig(
+            key=key,
+            control=theirs[0],
+            job=theirs[1],
+            stdout_w=stdout_w,
+            stderr_w=stderr_w,
+            procs_files=tuple(cgroup.procs_files()),
+            host_id=settings.host_id,
+            stage=settings.stage,
+        )
+        protocol.send(zygote, {"container": cfg.to_json()}, theirs)
+        reply, fds = protocol.recv(zygote)
     except BaseException:
-        cgroup.remove()
-        raise
-    cfg = container.ContainerConfig(
-        key=key,
-        control=theirs,
-        job=job_theirs,
-        stdout_w=stdout_w,
-        stderr_w=stderr_w,
-        procs_files=tuple(cgroup.procs_files()),
-        host_id=settings.host_id,
-        stage=settings.stage,
-    )
-    own_pidns = namespaces.own_pid_namespace()
-    try:
-        # unshare(CLONE_NEWPID) applies to our next child only: it becomes PID 1 of a new namespace.
-        # We return to our own namespace right after the fork, so later children are ordinary.
-        _libc.unshare(_libc.CLONE_NEWPID)
-        try:
-            pid = os.fork()
-        except BaseException:
-            namespaces.restore_pid_namespace(own_pidns)
-            raise
-        if pid == 0:
-            try:
-                gc.disable()  # a collection could close descriptors of the launcher's objects
-                ours.close()
-                job_ours.close()
-                container.init_main(cfg)
-            finally:
-                os._exit(1)  # never unwind into the launcher's code
-        namespaces.restore_pid_namespace(own_pidns)
-    except BaseException:
-        for fd in (stdout_r, stdout_w, stderr_r, stderr_w):
+        for fd in ours + theirs:
             os.close(fd)
-        for sock in (ours, theirs, job_ours, job_theirs):
-            sock.close()
         cgroup.remove()
         raise
-    finally:
-        os.close(own_pidns)
-    theirs.close()
-    job_theirs.close()
-    os.close(stdout_w)
-    os.close(stderr_w)
+    for fd in theirs:
+        os.close(fd)
+    if "error" in reply:
+        for fd in ours + fds:
+            os.close(fd)
+        cgroup.remove()
+        raise SetupError.from_json(reply["error"])
     return Standby(
-        pid=pid,
+        pid=int(reply["pid"]),
+        pidfd=fds[0],
         key=key,
-        control=ours,
-        job=job_ours,
-        stdout_r=stdout_r,
-        stderr_r=stderr_r,
+        control=socket.socket(fileno=ours[0]),
+        job=socket.socket(fileno=ours[1]),
+        stdout_r=ours[2],
+        stderr_r=ours[3],
         cgroup=cgroup,
     )

@@ -2,14 +2,14 @@
 
     1. write the job's limits into the container's cgroup (memory with swap off, pids, CPU
        bandwidth) and reset its counters, before anything of the job runs;
-    2. send the job to the exec stub, which writes /box, spawns the program and, when the program's
-       main process exits, reports its wait status;
+    2. send the job to the container's init, which writes /box, spawns the program and, when the
+       program's main process exits, reports its wait status;
     3. meanwhile read stdout and stderr into capped buffers, poll the cgroup's CPU time no more
        often than the CPU limit could be reached, and keep the wall clock; on any limit, kill the
        container's init: the kernel kills its whole pid namespace with it;
     4. read the cgroup's CPU time, memory peak, OOM and pids events the moment the program has
-       ended; then end whatever it left running (or, when /box is to be collected, have the init
-       do so and copy /box); read the output to its end; classify.
+       ended (the init then kills whatever it left running); copy /box out if asked, through
+       /proc/<init>/root; read the output to its end; classify.
 Nothing here forks, so it is safe in any thread of any process.
 """
 
@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sandbox import output, protocol, rlimits, trace
+from sandbox import box, output, protocol, rlimits, trace
 from sandbox.cgroups import CgroupStats
 from sandbox.errors import SetupError
 from sandbox.lease import Lease
@@ -54,10 +54,10 @@ def run_in(lease: Lease, spec: Spec, stdin_fd: int | None) -> Result:
         watch = _Watch(lease, limits, sent_at)
         watch.until_exit(cgroup.cpu_time_ns)
         trace.mark("client: program exited")
-        # The figures are read now: whatever the program left running dies next.
+        # The figures are read now: the init kills whatever the program left running next.
         stats = cgroup.stats()
         if collect_fd is not None and watch.killed_by is None and _no_error(watch.report):
-            _collect(lease, collect_fd)
+            _collect(lease, collect_fd, spec.limits.scratch_bytes)
         watch.drain()
         trace.mark("client: output drained")
     finally:
@@ -89,17 +89,24 @@ def _job_message(spec: Spec) -> dict[str, Any]:
     }
 
 
-def _collect(lease: Lease, collect_fd: int) -> None:
-    """Have the init stop what is left of the run and copy /box into collect_to."""
+def _collect(lease: Lease, collect_fd: int, max_bytes: int) -> None:
+    """Once the init says the run is quiet (every process of it dead), copy /box to collect_to."""
     try:
-        protocol.send(lease.control, {"collect": True}, [collect_fd])
-        answer, fds = protocol.recv(lease.control)
+        message, fds = protocol.recv(lease.job)
     except (protocol.ChannelClosed, OSError) as exc:
         raise SetupError("copy /box to collect_to", detail=f"the container's init died ({exc})") from exc
     for fd in fds:
         os.close(fd)
-    if "error" in answer:
-        raise SetupError.from_json(answer["error"])
+    if not message.get("quiet"):
+        raise SetupError("copy /box to collect_to", detail=f"unexpected message {message}")
+    try:
+        src = box.open_container_box(lease.pid)
+        try:
+            box.collect(src, collect_fd, max_bytes=max_bytes)
+        finally:
+            os.close(src)
+    except OSError as exc:
+        raise SetupError.from_oserror("copy /box to collect_to", exc) from exc
 
 
 class _Watch:
@@ -119,9 +126,8 @@ class _Watch:
         self._sel = selectors.DefaultSelector()
         for fd in self._captures:
             self._sel.register(fd, selectors.EVENT_READ)
-        # The stub reports on the job socket; the init only speaks (or closes) on failure.
+        # The init reports the program's end (or its own failure) on the job socket.
         self._sel.register(lease.job, selectors.EVENT_READ)
-        self._sel.register(lease.control, selectors.EVENT_READ)
 
     def _kill(self, reason: KillReason) -> None:
         if self.killed_by is None:
@@ -150,7 +156,7 @@ class _Watch:
                     next_cpu_check = now + max(MIN_CPU_POLL_S, remaining_s)
                 continue
             for key, _ in events:
-                if key.fileobj is self.lease.job or key.fileobj is self.lease.control:
+                if key.fileobj is self.lease.job:
                     self._sel.unregister(key.fileobj)
                     self.report = _receive_report(key.fileobj)
                     self.ended_by_report = True
@@ -221,7 +227,7 @@ def _result(watch: _Watch, stats: CgroupStats, limits: Limits, cgroup_version: i
     cpu_ns = stats.cpu_time_ns
     if report is not None and "status" in report:
         wall_ms = round((report["ended"] - report["started"]) * 1000)
-        cpu_ns = max(0, cpu_ns - int(report.get("stub_cpu_ns", 0)))
+        cpu_ns = max(0, cpu_ns - int(report.get("init_cpu_ns", 0)))
     else:
         wall_ms = round((watch.ended - watch.sent_at) * 1000)
         sig = signal.SIGKILL  # ended by the sandbox, or by the kernel's OOM killer

@@ -1,0 +1,80 @@
+"""The zygote: a small, idle process whose only job is to fork containers into new pid namespaces.
+
+Forking copies nothing at first; pages are copied when either side writes to them (copy on
+write), for as long as both live. A container lives for its whole preparation and run, so a busy
+parent (the launcher: event loop, JSON, sockets) would pay a page fault and a copy for nearly
+every page it touches while any container is alive. The zygote is forked from the launcher once,
+right after start-up, and does almost nothing between forks, so almost none of its pages are
+copied; the launcher forks nothing.
+
+    launcher --{"container": config} + control, job, stdout, stderr fds--> zygote
+    launcher <--{"pid": N} + pidfd--------------------------------------- zygote
+
+Children are reaped here without waiting (WNOHANG) before each fork; the launcher learns of their
+end from their pidfd, which becomes readable when they exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+from typing import NoReturn
+
+from sandbox import _libc, container, namespaces, protocol
+from sandbox.errors import SetupError
+
+
+def serve(sock: socket.socket) -> NoReturn:
+    """The zygote's whole life (it is a fork of the launcher and never returns to its code)."""
+    try:
+        _libc.prctl(_libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        own_pidns = namespaces.own_pid_namespace()
+        while True:
+            _reap_exited()
+            try:
+                message, fds = protocol.recv(sock)
+            except (protocol.ChannelClosed, OSError):
+                os._exit(0)
+            cfg = container.ContainerConfig.from_json(message["container"], fds)
+            try:
+                pid, pidfd = _fork_container(cfg, sock, own_pidns)
+            except OSError as exc:
+                protocol.send(sock, {"error": SetupError.from_oserror("fork the container", exc).to_json()})
+                continue
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            protocol.send(sock, {"pid": pid}, [pidfd])
+            os.close(pidfd)
+    finally:
+        os._exit(1)
+
+
+def _fork_container(cfg: container.ContainerConfig, sock: socket.socket, own_pidns: int) -> tuple[int, int]:
+    # unshare(CLONE_NEWPID) applies to our next child only: it becomes PID 1 of a new namespace.
+    # We return to our own namespace right after, so that the next unshare starts from ours.
+    _libc.unshare(_libc.CLONE_NEWPID)
+    try:
+        pid = os.fork()
+    except BaseException:
+        namespaces.restore_pid_namespace(own_pidns)
+        raise
+    if pid == 0:
+        try:
+            sock.close()
+            os.close(own_pidns)
+            container.init_main(cfg)
+        finally:
+            os._exit(1)
+    namespaces.restore_pid_namespace(own_pidns)
+    # Not reaped before this: the pid cannot have been reused yet.
+    return pid, os.pidfd_open(pid)
+
+
+def _reap_exited() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass

@@ -1,0 +1,4 @@
+declare module "virtual:docs" {
+  const docs: Record<string, { title: string; html: string }>;
+  export default docs;
+}

@@ -109,6 +109,9 @@ class ContainerConfig:
     host_id: int
     """The slot's unprivileged host uid and gid."""
     stage: str
+    """An empty host directory: the container mounts its staging tmpfs there (in its namespace)."""
+    shared_dev: str
+    """The read-only /dev the zygote prepared."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,6 +119,7 @@ class ContainerConfig:
             "procs_files": list(self.procs_files),
             "host_id": self.host_id,
             "stage": self.stage,
+            "shared_dev": self.shared_dev,
         }
 
     @classmethod
@@ -130,6 +134,7 @@ class ContainerConfig:
             procs_files=tuple(data["procs_files"]),
             host_id=int(data["host_id"]),
             stage=data["stage"],
+            shared_dev=data["shared_dev"],
         )
 
 
@@ -182,7 +187,9 @@ def _prepare(cfg: ContainerConfig) -> None:
         _step("open cgroup.procs", os.open, path, os.O_WRONLY | os.O_CLOEXEC) for path in cfg.procs_files
     ]
     stage = cfg.stage
-    plan = mounts.plan_staging(stage, scratch_bytes=key.scratch_bytes, scratch_inodes=key.scratch_inodes)
+    plan = mounts.plan_staging(
+        stage, cfg.shared_dev, scratch_bytes=key.scratch_bytes, scratch_inodes=key.scratch_inodes
+    )
     plan += mounts.plan_root(stage, key.layers)
     _step("", mounts.apply, plan)
     _step("", mounts.apply, mounts.plan_binds(key.binds) + mounts.plan_detach())

@@ -94,8 +94,10 @@ class Launcher:
         reclaim(self.hierarchy, config.state_dir)
         self.host_id, self._uid_lock_fd = _allocate_uid(config.state_dir, config.uid_range)
         stage = f"{config.state_dir}/stage"
+        shared_dev = f"{config.state_dir}/dev"
         os.makedirs(stage, exist_ok=True)
-        self.settings = standby.StandbySettings(host_id=self.host_id, stage=stage)
+        os.makedirs(shared_dev, exist_ok=True)
+        self.settings = standby.StandbySettings(host_id=self.host_id, stage=stage, shared_dev=shared_dev)
         self._serial = 0
         self._zygote: socket.socket | None = None
         self._wanted: list[RootKey] = []
@@ -129,9 +131,12 @@ class Launcher:
         ours, theirs = socket.socketpair()
         if os.fork() == 0:
             ours.close()
-            zygote.serve(theirs)
+            zygote.serve(theirs, self.settings.shared_dev)
         theirs.close()
         self._zygote = ours
+        hello, _ = protocol.recv(ours)
+        if "error" in hello:
+            raise SetupError.from_json(hello["error"])
 
     def _prepare(self, key: RootKey) -> None:
         assert self._zygote is not None, "start_zygote() first"
@@ -297,15 +302,15 @@ def main(argv: list[str]) -> int:
         trace.enable(config.trace_path)
     try:
         launcher = Launcher(config)
+        # Everything so far is shared with the zygote and the containers it forks; freezing keeps
+        # the collector from touching (and so copying) those pages.
+        gc.collect()
+        gc.freeze()
+        launcher.start_zygote()
     except (SandboxError, OSError) as exc:
         kind = type(exc).__name__ if isinstance(exc, SandboxError) else "HostError"
         protocol.send(sock, {"error": {"type": kind, "message": f"cannot start the launcher: {exc}"}})
         return 1
-    # Everything so far is shared with the zygote and the containers it forks; freezing keeps the
-    # collector from touching (and so copying) those pages.
-    gc.collect()
-    gc.freeze()
-    launcher.start_zygote()
     protocol.send(sock, {"ready": True, "status": launcher.status()})
     try:
         launcher.serve(sock)

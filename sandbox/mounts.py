@@ -8,8 +8,8 @@ staging:
     <stage>/proc       fresh procfs of the container's pid namespace; /proc/sys (but user/),
                        sysrq-trigger, irq, bus, fs read-only; kcore, keys, kallsyms, timer_list, ...
                        masked by /dev/null
-    <stage>/dev        small tmpfs: null zero full random urandom, fd/stdin/stdout/stderr links,
-                       shm (bind of <stage>/shm); then read-only. No tty, no pts, no disks.
+    <stage>/dev        the shared read-only /dev (null zero full random urandom, fd/stdin/stdout/
+                       stderr links; no tty, no pts, no disks) with our own shm (<stage>/shm)
 root:
     <stage>/root       overlay: lowerdir = image layers (read-only), upper/work on the tmpfs
     proc, dev moved in; /tmp bound from the tmpfs
@@ -84,7 +84,30 @@ def tmpfs_options(*, size_bytes: int, inodes: int, mode: int) -> str:
     return f"size={size_bytes},nr_inodes={inodes},mode={mode:o}"
 
 
-def plan_staging(stage: str, *, scratch_bytes: int, scratch_inodes: int) -> list[Op]:
+def plan_shared_dev(path: str) -> list[Op]:
+    """The read-only /dev every container shares, made once in the zygote's mount namespace."""
+    ops = [
+        # Host mounts made later still reach us; ours never reach the host.
+        Op("mount", "/", flags=_libc.MS_REC | _libc.MS_SLAVE),
+        Op(
+            "mount",
+            path,
+            "tmpfs",
+            "tmpfs",
+            _libc.MS_NOSUID | _libc.MS_NOEXEC,
+            "size=64k,nr_inodes=64,mode=755",
+        ),
+    ]
+    ops += [
+        Op("mknod", f"{path}/{name}", data=f"{major}:{minor}", mode=0o666) for name, major, minor in DEVICES
+    ]
+    ops += [Op("symlink", f"{path}/{name}", source=target) for name, target in DEV_LINKS]
+    ops.append(Op("mkdir", f"{path}/shm", mode=0o1777))
+    ops.append(Op("remount_readonly", path, flags=_libc.MS_NOSUID | _libc.MS_NOEXEC))
+    return ops
+
+
+def plan_staging(stage: str, shared_dev: str, *, scratch_bytes: int, scratch_inodes: int) -> list[Op]:
     proc = f"{stage}/proc"
     dev = f"{stage}/dev"
     ops = [
@@ -109,22 +132,8 @@ def plan_staging(stage: str, *, scratch_bytes: int, scratch_inodes: int) -> list
         ops.append(Op("readonly_bind", f"{proc}/{name}", f"{proc}/{name}"))
     ops += [Op("mask_file", f"{proc}/{name}") for name in PROC_MASKED_FILES]
     ops += [Op("mask_dir", f"{proc}/{name}") for name in PROC_MASKED_DIRS]
-    ops.append(
-        Op(
-            "mount",
-            dev,
-            "tmpfs",
-            "tmpfs",
-            _libc.MS_NOSUID | _libc.MS_NOEXEC,
-            "size=64k,nr_inodes=64,mode=755",
-        )
-    )
-    ops += [
-        Op("mknod", f"{dev}/{name}", data=f"{major}:{minor}", mode=0o666) for name, major, minor in DEVICES
-    ]
-    ops += [Op("symlink", f"{dev}/{name}", source=target) for name, target in DEV_LINKS]
-    ops.append(Op("mkdir", f"{dev}/shm", mode=0o1777))
-    ops.append(Op("remount_readonly", dev, flags=_libc.MS_NOSUID | _libc.MS_NOEXEC))
+    # /dev is shared by every container (read-only, made once by the zygote); /dev/shm is ours.
+    ops.append(Op("mount", dev, shared_dev, None, _libc.MS_BIND | _libc.MS_REC))
     ops.append(Op("mount", f"{dev}/shm", f"{stage}/shm", None, _libc.MS_BIND))
     return ops
 

@@ -43,6 +43,19 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
 
 def recv(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
     """Receive one message and the descriptors sent with it (the caller owns and closes them)."""
+    body, fds = recv_raw(sock)
+    return decode(body), fds
+
+
+def decode(body: bytes) -> dict[str, Any]:
+    message = json.loads(body)
+    if not isinstance(message, dict):
+        raise ValueError("a message must be a JSON object")
+    return message
+
+
+def recv_raw(sock: socket.socket) -> tuple[bytes, list[int]]:
+    """A message's undecoded body, and its descriptors (to decode it later, or elsewhere)."""
     header, fds, _flags, _addr = socket.recv_fds(sock, _HEADER.size, MAX_FDS)
     if not header:
         for fd in fds:
@@ -53,7 +66,4 @@ def recv(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
     (size,) = _HEADER.unpack(header)
     if size > MAX_MESSAGE_BYTES:
         raise ValueError(f"message of {size} bytes is over the {MAX_MESSAGE_BYTES} byte limit")
-    message = json.loads(_recv_exact(sock, size))
-    if not isinstance(message, dict):
-        raise ValueError("a message must be a JSON object")
-    return message, fds
+    return _recv_exact(sock, size), fds

@@ -29,6 +29,7 @@ class StandbySettings:
 
     host_id: int
     stage: str
+    shared_dev: str
 
 
 @dataclass(slots=True)
@@ -108,6 +109,7 @@ def prepare(
             procs_files=tuple(cgroup.procs_files()),
             host_id=settings.host_id,
             stage=settings.stage,
+            shared_dev=settings.shared_dev,
         )
         protocol.send(zygote, {"container": cfg.to_json()}, theirs)
         reply, fds = protocol.recv(zygote)

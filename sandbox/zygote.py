@@ -4,11 +4,15 @@ Forking copies nothing at first; pages are copied when either side writes to the
 write), for as long as both live. A container lives for its whole preparation and run, so a busy
 parent (the launcher: event loop, JSON, sockets) would pay a page fault and a copy for nearly
 every page it touches while any container is alive. The zygote is forked from the launcher once,
-right after start-up, and does almost nothing between forks, so almost none of its pages are
-copied; the launcher forks nothing.
+right after start-up, and does almost nothing between forks: it does not even decode the request
+(the child does), so few of its pages are copied; the launcher forks nothing.
 
     launcher --{"container": config} + control, job, stdout, stderr fds--> zygote
     launcher <--{"pid": N} + pidfd--------------------------------------- zygote
+
+It also prepares, once, what every container shares read-only: /dev (a small tmpfs with null,
+zero, full, random, urandom and the fd links, then read-only), in its own mount namespace, which
+each container copies when it unshares its own.
 
 Children are reaped here without waiting (WNOHANG) before each fork; the launcher learns of their
 end from their pidfd, which becomes readable when they exit.
@@ -22,25 +26,33 @@ import signal
 import socket
 from typing import NoReturn
 
-from sandbox import _libc, container, namespaces, protocol
+from sandbox import _libc, container, mounts, namespaces, protocol
 from sandbox.errors import SetupError
 
 
-def serve(sock: socket.socket) -> NoReturn:
+def serve(sock: socket.socket, shared_dev: str) -> NoReturn:
     """The zygote's whole life (it is a fork of the launcher and never returns to its code)."""
     try:
         _libc.prctl(_libc.PR_SET_PDEATHSIG, signal.SIGKILL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         own_pidns = namespaces.own_pid_namespace()
+        try:
+            _libc.unshare(_libc.CLONE_NEWNS)
+            mounts.apply(mounts.plan_shared_dev(shared_dev))
+            ready: dict[str, object] = {"ready": True}
+        except (OSError, mounts.StepFailed) as exc:
+            step = exc.step if isinstance(exc, mounts.StepFailed) else "unshare the zygote's mounts"
+            error = exc.error if isinstance(exc, mounts.StepFailed) else exc
+            ready = {"error": SetupError.from_oserror(step, error).to_json()}
+        protocol.send(sock, ready)
         while True:
             _reap_exited()
             try:
-                message, fds = protocol.recv(sock)
+                body, fds = protocol.recv_raw(sock)
             except (protocol.ChannelClosed, OSError):
                 os._exit(0)
-            cfg = container.ContainerConfig.from_json(message["container"], fds)
             try:
-                pid, pidfd = _fork_container(cfg, sock, own_pidns)
+                pid, pidfd = _fork_container(body, fds, sock, own_pidns)
             except OSError as exc:
                 protocol.send(sock, {"error": SetupError.from_oserror("fork the container", exc).to_json()})
                 continue
@@ -53,7 +65,7 @@ def serve(sock: socket.socket) -> NoReturn:
         os._exit(1)
 
 
-def _fork_container(cfg: container.ContainerConfig, sock: socket.socket, own_pidns: int) -> tuple[int, int]:
+def _fork_container(body: bytes, fds: list[int], sock: socket.socket, own_pidns: int) -> tuple[int, int]:
     # unshare(CLONE_NEWPID) applies to our next child only: it becomes PID 1 of a new namespace.
     # We return to our own namespace right after, so that the next unshare starts from ours.
     _libc.unshare(_libc.CLONE_NEWPID)
@@ -66,6 +78,7 @@ def _fork_container(cfg: container.ContainerConfig, sock: socket.socket, own_pid
         try:
             sock.close()
             os.close(own_pidns)
+            cfg = container.ContainerConfig.from_json(protocol.decode(body)["container"], fds)
             container.init_main(cfg)
         finally:
             os._exit(1)

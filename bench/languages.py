@@ -34,7 +34,7 @@ from pathlib import Path
 from core.execution import compiler_argv, execute, submission_files
 from core.images import ImageError, open_store
 from core.languages import Language, catalogue
-from sandbox import DEFAULT_ENV
+from sandbox import DEFAULT_ENV, SandboxError
 
 REPO = Path(__file__).resolve().parent.parent
 JAULA = REPO / ".venv" / "bin" / "jaula"
@@ -106,6 +106,20 @@ def cli_time(lang: Language, source: Path) -> float:
     return elapsed
 
 
+def measure(lang: Language, layers: list[Path], runs: int) -> tuple[list[float], ...]:
+    """Seconds per run: host, execute(), jaula run; interleaved so noise hits all three."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp, "hello" + lang.extensions[0])
+        source.write_text(lang.hello())
+        execute_time(lang)  # warm-up: starts the launcher, fills the page cache
+        host, warm, cli = [], [], []
+        for _ in range(runs):
+            host += host_times(lang, layers, 1)
+            warm.append(execute_time(lang))
+            cli.append(cli_time(lang, source))
+    return host, warm, cli
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("languages", nargs="*")
@@ -125,15 +139,11 @@ def main() -> int:
             layers = store.layers_for(lang, langs)
         except ImageError:
             continue
-        with tempfile.TemporaryDirectory() as tmp:
-            source = Path(tmp, "hello" + lang.extensions[0])
-            source.write_text(lang.hello())
-            execute_time(lang)  # warm-up: starts the launcher, fills the page cache
-            host, warm, cli = [], [], []
-            for _ in range(args.runs):
-                host += host_times(lang, layers, 1)
-                warm.append(execute_time(lang))
-                cli.append(cli_time(lang, source))
+        try:
+            host, warm, cli = measure(lang, layers, args.runs)
+        except (RuntimeError, SandboxError, subprocess.CalledProcessError) as exc:
+            print(f"| {name} | failed: {str(exc).splitlines()[0][:80]} | | | | |", flush=True)
+            continue
         h, w, c = (statistics.median(x) * 1000 for x in (host, warm, cli))
         rows.append({"language": name, "host_ms": h, "execute_ms": w, "jaula_run_ms": c})
         print(f"| {name} | {h:.0f} | {w:.0f} | {c:.0f} | {w / h:.2f} | {c / h:.2f} |", flush=True)

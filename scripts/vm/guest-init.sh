@@ -10,13 +10,14 @@
 #   stage 2 (PID 1 of the new root): run the command the host asked for, hand
 #     its exit code back through the control share, power off.
 #
-# Everything runs under busybox (an applet-first shell); the user's command is
-# started through the host's /bin/sh and /usr/bin/env so that a name such as
-# `unshare` means util-linux, as it does on the host, not the busybox applet.
+# Everything here runs under busybox, an applet-first shell; the command is
+# exec'd through the host's /usr/bin/env, so that a name such as `unshare`
+# means util-linux, as it does on the host, not the busybox applet.
 #
 # The control share (mount tag "jaulactl", writable, one per run) holds:
-#   config  sourced here: CMD_CGROUP, TMP_TMPFS, IMAGES ("serial path" lines)
-#   cmd     the command, a /bin/sh script written by the host
+#   config  sourced here: CMD_CGROUP, TMP_TMPFS, HOST_NAME, IMAGES ("serial
+#           path" lines)
+#   cmd     sourced here by the command's process: cd, exec env -i ... CMD
 #   rc      written here: the command's exit status
 #   timing  written here: guest uptime when the command started and ended
 
@@ -75,6 +76,7 @@ stage1() {
 	# Modules, in dependency order (computed on the host at build time).
 	while read -r mod; do
 		insmod "/lib/modules/$mod" || die "insmod $mod"
+		trace "insmod $mod"
 	done </lib/modules/load.list
 	trace "modules loaded"
 
@@ -136,7 +138,7 @@ stage1() {
 	mount -t tmpfs -o mode=1777,nosuid,nodev shm "$NEW/dev/shm" || die "mount /dev/shm"
 	umount /proc /sys
 	trace "mounts done"
-	hostname jaula-vm
+	hostname "$HOST_NAME"
 	ip link set lo up || die "bring up lo"
 
 	# shellcheck disable=SC2093 # exec returns only if switch_root failed
@@ -158,21 +160,31 @@ stage2() {
 	if [ -n "$CMD_CGROUP" ]; then
 		dir=/sys/fs/cgroup
 		ctrls=$(cat "$dir/cgroup.subtree_control")
-		for part in $(echo "$CMD_CGROUP" | tr / ' '); do
+		rest=$CMD_CGROUP
+		while :; do
+			part=${rest%%/*}
 			dir=$dir/$part
 			mkdir -p "$dir" || die "mkdir $dir"
-			case $CMD_CGROUP in */"$part" | "$part") break ;; esac
+			[ "$rest" != "$part" ] || break
+			rest=${rest#*/}
 			for c in $ctrls; do echo "+$c" >"$dir/cgroup.subtree_control" || die "enable $c in $dir"; done
 		done
 	fi
 
 	cut -d' ' -f1 /proc/uptime >"$RUN/ctl/timing"
 	trace "starting the command"
-	# The child moves itself into the cgroup before it execs the command, so
-	# the command is born there (no migration of a running process).
-	/bin/sh -c '[ -z "$1" ] || echo $$ >"/sys/fs/cgroup/$1/cgroup.procs" || exit 125
-		exec /bin/sh "$2"' sh "$CMD_CGROUP" "$RUN/ctl/cmd" \
-		</dev/null >"$out" 2>"$err" &
+	# A subshell (a fork of this shell: no exec, cheap under emulation) moves
+	# itself into the cgroup, so the command is born there, then sources cmd:
+	# cd, and exec of the host's /usr/bin/env with the command. (An absolute
+	# path: busybox's applet-first lookup applies to bare names only.)
+	(
+		if [ -n "$CMD_CGROUP" ]; then
+			echo 0 >"/sys/fs/cgroup/$CMD_CGROUP/cgroup.procs" || exit 125
+		fi
+		# shellcheck source=/dev/null
+		. "$RUN/ctl/cmd"
+		exit 125
+	) </dev/null >"$out" 2>"$err" &
 	# ash's wait reaps every child, so orphans re-parented to us do not pile
 	# up as zombies while the command runs.
 	wait $!

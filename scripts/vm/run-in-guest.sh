@@ -33,6 +33,8 @@ readonly GUEST_CMDLINE="console=ttyS0 quiet loglevel=4 panic=-1 cgroup_no_v1=all
 # i440fx: fewer devices to probe than q35, which we do not need.
 readonly MACHINE=${JAULA_VM_MACHINE:-pc}
 readonly ENV_PREFIXES_RE='^(JAULA_|PYTEST_)'
+# Bump when ensure_image makes different images from the same directory.
+readonly IMAGE_FORMAT=1
 readonly GUEST_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 mem_mb=3072
@@ -40,6 +42,7 @@ cpus=2
 timeout_s=1800
 verbose=0
 debug=0
+aslr=0
 kernel_pkg=${JAULA_VM_KERNEL:-$DEFAULT_KERNEL}
 cmd_cgroup=""
 console_log=""
@@ -78,9 +81,13 @@ options:
   --console-log FILE keep the guest's console output in FILE
   -v, --verbose      report preparation steps and timings on stderr
   --debug            verbose kernel and guest init; console shown at the end
+  --aslr             keep address-space randomisation on in the guest (off by
+                     default: it defeats QEMU's cache of translated code, and
+                     every exec costs 2x more)
   -h, --help         this help
 
-environment: JAULA_VM_CACHE (default /var/cache/jaula-vm), JAULA_VM_KERNEL
+environment: JAULA_VM_CACHE (default /var/cache/jaula-vm), JAULA_VM_KERNEL,
+  JAULA_VM_APPEND (extra kernel command line)
 EOF
 }
 
@@ -118,6 +125,7 @@ parse_args() {
 		--console-log) console_log=${2:?--console-log needs a value}; shift 2 ;;
 		-v | --verbose) verbose=1; shift ;;
 		--debug) debug=1; verbose=1; shift ;;
+		--aslr) aslr=1; shift ;;
 		-h | --help) usage; exit 0 ;;
 		--) shift; cmd=("$@"); break ;;
 		*) usage >&2; die "unknown argument: $1 (the command goes after --)" ;;
@@ -186,18 +194,18 @@ sweep_stale() {
 # Sets kernel_dir to a cache directory holding linux.deb (the package, from
 # which initramfs builds take modules), the kernel (vmlinux or vmlinuz) and kver.
 ensure_kernel() {
-	local image version key dir
-	if [[ $kernel_pkg =~ ^linux-image-[0-9] ]]; then
-		image=$kernel_pkg
-	else
-		image=$(apt-cache depends "$kernel_pkg" 2>/dev/null |
-			awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }') || true
-	fi
-	if [[ -n $image ]]; then
-		version=$(apt-cache show --no-all-versions "$image" 2>/dev/null |
-			awk '$1 == "Version:" { print $2; exit }') || true
-	fi
-	if [[ -z $image || -z ${version:-} ]]; then
+	local image=$kernel_pkg version="" key dep i
+	# Meta packages (linux-image-amd64 -> linux-image-6.12-amd64 -> ...)
+	# depend on the next linux-image-*; the real image depends on none.
+	for ((i = 0; i < 5; i++)); do
+		dep=$(apt-cache depends "$image" 2>/dev/null |
+			awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }') || true
+		[[ -n $dep ]] || break
+		image=$dep
+	done
+	version=$(apt-cache show --no-all-versions "$image" 2>/dev/null |
+		awk '$1 == "Version:" { print $2; exit }') || true
+	if [[ -z $version ]]; then
 		# No package lists (or no network): fall back on the newest cached one.
 		local req
 		kernel_dir=""
@@ -395,12 +403,12 @@ ensure_initramfs() {
 # ------------------------------------------------------------- image disks --
 
 # Sets image_file to a cached ext4 image with the contents of directory $1,
-# built if needed. The key is the path plus a listing of every entry's type,
+# built if needed. The key is the format, the path plus a listing of every entry's type,
 # mode, owner, size, mtime and link target: any change makes a new image.
 ensure_image() {
 	local dir=$1 key img
 	key=$({
-		printf '%s\n' "$dir"
+		printf '%s\n' "$IMAGE_FORMAT" "$dir"
 		find "$dir" -printf '%P\t%y\t%m\t%U:%G\t%s\t%T@\t%l\n' | LC_ALL=C sort
 	} | sha256sum | cut -c1-16)
 	img=$CACHE_DIR/images/$key.ext4
@@ -443,8 +451,9 @@ ensure_image() {
 
 # ------------------------------------------------------------------- a run --
 
-# Write the control share: config (for the guest's init) and cmd (a /bin/sh
-# script: cd to our working directory, then exec CMD with a clean environment).
+# Write the control share: config (for the guest's init) and cmd (sourced by
+# the init's child: cd to our working directory, exec CMD in a clean
+# environment).
 write_control() {
 	local ctl=$run_dir/ctl cwd=$PWD tmp_tmpfs=1 name value e images=""
 	mkdir -p "$ctl"
@@ -465,11 +474,14 @@ write_control() {
 	{
 		printf 'CMD_CGROUP=%s\n' "$(shquote "$cmd_cgroup")"
 		printf 'TMP_TMPFS=%s\n' "$tmp_tmpfs"
+		# The host's name: its /etc/hosts resolves it, as on the host.
+		printf 'HOST_NAME=%s\n' "$(shquote "$(uname -n)")"
 		printf 'IMAGES=%s\n' "$(shquote "$images")"
 	} >"$ctl/config"
 
-	# env -i takes NAME=VALUE words up to the command; `sh -c 'exec "$@"'`
-	# then runs CMD whatever its name (even one with a "=" in it).
+	# Sourced by the guest's init (busybox ash) in the child that becomes CMD.
+	# env -i takes NAME=VALUE words up to the command; should the command's
+	# name itself contain a "=", `sh -c 'exec "$@"'` runs it.
 	{
 		printf 'cd -- %s || exit 125\n' "$(shquote "$cwd")"
 		printf 'exec /usr/bin/env -i'
@@ -490,7 +502,9 @@ write_control() {
 			[[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "--env: bad name $name"
 			printf ' %s' "$(shquote "$name=$value")"
 		done
-		printf " /bin/sh -c 'exec \"\$@\"' sh"
+		if [[ ${cmd[0]} == *=* ]]; then
+			printf " /bin/sh -c 'exec \"\$@\"' sh"
+		fi
 		for e in "${cmd[@]}"; do printf ' %s' "$(shquote "$e")"; done
 		printf '\n'
 	} >"$ctl/cmd"
@@ -502,6 +516,10 @@ start_qemu() {
 	if ((debug)); then
 		cmdline="${cmdline/quiet loglevel=4/loglevel=7} jaula.trace"
 	fi
+	# QEMU 7.2's TCG finds translated code by virtual address: with the same
+	# layout in every process, libc & co are translated once, not per exec.
+	((aslr)) || cmdline+=" norandmaps"
+	[[ -z ${JAULA_VM_APPEND:-} ]] || cmdline+=" $JAULA_VM_APPEND"
 
 	# CMD's stdout and stderr reach ours through a FIFO and a `cat` each, so
 	# that they are written through our very file descriptions. (QEMU opening

@@ -144,9 +144,7 @@ def load_language(directory: Path) -> Language:
             echo_file=data["echo"],
             compile_error_file=data.get("compile_error"),
             depends=tuple(data.get("depends", ())),
-            alpine_packages=(
-                tuple(data["alpine_packages"]) if "alpine_packages" in data else None
-            ),
+            alpine_packages=(tuple(data["alpine_packages"]) if "alpine_packages" in data else None),
         )
     except (KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"{path}: invalid language definition ({exc!r})") from exc

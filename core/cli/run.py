@@ -70,12 +70,8 @@ def register(app: typer.Typer) -> None:
         wall_limit: Annotated[
             float | None, typer.Option("--wall-limit", help="Wall-clock limit, seconds.")
         ] = None,
-        memory_limit: Annotated[
-            int | None, typer.Option("--memory-limit", help="Memory limit, MB.")
-        ] = None,
-        pids_limit: Annotated[
-            int | None, typer.Option("--pids-limit", help="Processes and threads.")
-        ] = None,
+        memory_limit: Annotated[int | None, typer.Option("--memory-limit", help="Memory limit, MB.")] = None,
+        pids_limit: Annotated[int | None, typer.Option("--pids-limit", help="Processes and threads.")] = None,
         output_limit: Annotated[
             int | None, typer.Option("--output-limit", help="Cap on stdout and stderr, KB.")
         ] = None,

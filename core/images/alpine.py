@@ -123,9 +123,7 @@ def configure(recipe: AlpineBase, rootfs: Path) -> None:
     resolv.write_text(_RESOLV_CONF)
 
 
-def build_base(
-    recipe: AlpineBase, dest: Path, downloads: Path, on_line: Callable[[str], None] | None
-) -> str:
+def build_base(recipe: AlpineBase, dest: Path, downloads: Path, on_line: Callable[[str], None] | None) -> str:
     """Download, verify, extract and configure the base into dest; returns its version string."""
     downloads.mkdir(parents=True, exist_ok=True)
     if on_line:
@@ -136,9 +134,7 @@ def build_base(
     if recipe.packages:
         merged = dest.parent / "merged"
         merged.mkdir(exist_ok=True)
-        chroot = Chroot(
-            lowers=[dest], merged=merged, writable=True, binds=install_binds(), env=INSTALL_ENV
-        )
+        chroot = Chroot(lowers=[dest], merged=merged, writable=True, binds=install_binds(), env=INSTALL_ENV)
         run_in_chroot(chroot, install_argv(recipe.packages), step="apk add (base)", on_line=on_line)
     return base_version(dest)
 

@@ -122,9 +122,7 @@ def run_in_chroot(
     return run_logged(command, step=step, on_line=on_line)
 
 
-def run_logged(
-    command: Sequence[str], *, step: str, on_line: Callable[[str], None] | None = None
-) -> str:
+def run_logged(command: Sequence[str], *, step: str, on_line: Callable[[str], None] | None = None) -> str:
     """Run a host command, passing each output line to on_line; BuildFailed on a non-zero exit."""
     tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
     output: list[str] = []

@@ -108,9 +108,7 @@ def test_a_checksum_mismatch_is_refused_and_the_file_deleted(
     assert list(downloads.iterdir()) == []
 
 
-def test_without_a_pin_the_published_sha256_is_used(
-    mirror: tuple[AlpineBase, Path], tmp_path: Path
-) -> None:
+def test_without_a_pin_the_published_sha256_is_used(mirror: tuple[AlpineBase, Path], tmp_path: Path) -> None:
     recipe, served = mirror
     unpinned = replace(recipe, sha256="")
     assert fetch_minirootfs(unpinned, tmp_path).is_file()

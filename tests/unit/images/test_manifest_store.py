@@ -70,9 +70,7 @@ def test_layers_for_stacks_base_dependencies_and_language(tmp_path: Path) -> Non
     base = _publish(store, _record("base", "base.1", digest="sha256:base"))
     js = _publish(
         store,
-        _record(
-            "javascript", "js.1", parents=("base",), digests=("sha256:base",), digest="sha256:js"
-        ),
+        _record("javascript", "js.1", parents=("base",), digests=("sha256:base",), digest="sha256:js"),
     )
     with pytest.raises(ImageMissing, match="jaula images build typescript"):
         store.layers_for(LANGS.get("typescript"), LANGS)

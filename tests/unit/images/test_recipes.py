@@ -31,9 +31,7 @@ def test_packages_change_the_hash_but_run_commands_do_not() -> None:
 
 def test_distros_have_different_recipes() -> None:
     python = LANGS.get("python")
-    assert recipe_hash(layer_recipe(python, "debian")) != recipe_hash(
-        layer_recipe(python, "alpine")
-    )
+    assert recipe_hash(layer_recipe(python, "debian")) != recipe_hash(layer_recipe(python, "alpine"))
 
 
 def test_build_order_puts_dependencies_first_once() -> None:

@@ -21,6 +21,12 @@ a run stacks `[base, ...language layers, artefact]` and sees the compiled files 
 copying per run. Leaving the `with` block deletes it. Interpreted languages need no artefact:
 each run writes the submission's files to /box.
 
+An artefact that must outlive one `with` block (a grading's custom checker, compiled once and
+used for every submission a worker grades) is built with `compile_into(directory, ...)` and found
+again with `compiled_program(directory, ...)`; its owner removes the directory.
+
+`compiler_runs()` counts the compiler runs of this process: compile-once is checked against it.
+
 `run()` returns the sandbox's `Result` for every program outcome (ok, runtime_error, time_limit,
 ...). Errors are exceptions, never verdicts:
   - SubmissionError (a ValueError): the request is malformed (missing main file, a compiler
@@ -32,11 +38,13 @@ each run writes the submission's files to /box.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import sandbox
@@ -203,31 +211,99 @@ def prepare(
     settings = settings or get_settings()
     argv = compiler_argv(language, compiler_options)
     _check_files(language, files)
-    store = store or open_store(settings=settings)
-    layers = tuple(str(p) for p in store.layers_for(language, languages or catalogue()))
+    layers = _layers(language, store, languages, settings)
     if not argv:
         yield Program(language, layers, dict(files), None)
         return
     artefact = settings.scratch_path / "artefacts" / f"{language.name}-{uuid.uuid4().hex}"
-    box = artefact / "box"
     try:
-        box.mkdir(parents=True, mode=0o755)
-        compiled = sandbox.run(
-            sandbox.Spec(
-                argv=argv,
-                layers=layers,
-                env=_environment(language),
-                files=files,
-                collect_to=str(box),
-                limits=_compile_limits(language),
-            )
-        )
-        if compiled.verdict is not sandbox.Verdict.OK:
-            yield _compile_failure(language, compiled)
-            return
-        yield Program(language, (*layers, str(artefact)), {}, _compile_output(compiled))
+        yield _compile(language, files, argv, layers, artefact)
     finally:
         shutil.rmtree(artefact, ignore_errors=True)
+
+
+def compile_into(
+    directory: Path,
+    language: Language,
+    files: Mapping[str, bytes],
+    *,
+    compiler_options: Sequence[str] = (),
+    store: ImageStore | None = None,
+    languages: Catalogue | None = None,
+    settings: Settings | None = None,
+) -> Program | CompileFailure:
+    """Compile a program of a compiled language into `directory` (which must not exist yet) and
+    leave the artefact there, for the caller to reuse (`compiled_program`) and remove."""
+    settings = settings or get_settings()
+    argv = compiler_argv(language, compiler_options)
+    if not argv:
+        raise SubmissionError(f"{language.name} is not compiled; there is nothing to keep")
+    _check_files(language, files)
+    return _compile(language, files, argv, _layers(language, store, languages, settings), directory)
+
+
+def compiled_program(
+    directory: Path,
+    language: Language,
+    *,
+    store: ImageStore | None = None,
+    languages: Catalogue | None = None,
+    settings: Settings | None = None,
+) -> Program:
+    """The Program that an earlier `compile_into(directory, ...)` built successfully."""
+    if not (directory / "box").is_dir():
+        raise SubmissionError(f"{directory} holds no compiled artefact")
+    layers = _layers(language, store, languages, settings or get_settings())
+    return Program(language, (*layers, str(directory)), {}, None)
+
+
+def compiler_runs() -> int:
+    """How many times this process has started a compiler (successful or not)."""
+    with _compiler_runs_lock:
+        return _compiler_runs
+
+
+_compiler_runs = 0
+_compiler_runs_lock = threading.Lock()
+
+
+def _count_compiler_run() -> None:
+    global _compiler_runs
+    with _compiler_runs_lock:
+        _compiler_runs += 1
+
+
+def _layers(
+    language: Language, store: ImageStore | None, languages: Catalogue | None, settings: Settings
+) -> tuple[str, ...]:
+    store = store or open_store(settings=settings)
+    return tuple(str(p) for p in store.layers_for(language, languages or catalogue()))
+
+
+def _compile(
+    language: Language,
+    files: Mapping[str, bytes],
+    argv: list[str],
+    layers: tuple[str, ...],
+    artefact: Path,
+) -> Program | CompileFailure:
+    """Run the compiler in the sandbox; /box is copied to `artefact`/box, an image layer."""
+    box = artefact / "box"
+    box.mkdir(parents=True, mode=0o755)
+    _count_compiler_run()
+    compiled = sandbox.run(
+        sandbox.Spec(
+            argv=argv,
+            layers=layers,
+            env=_environment(language),
+            files=files,
+            collect_to=str(box),
+            limits=_compile_limits(language),
+        )
+    )
+    if compiled.verdict is not sandbox.Verdict.OK:
+        return _compile_failure(language, compiled)
+    return Program(language, (*layers, str(artefact)), {}, _compile_output(compiled))
 
 
 def remove_stale_artefacts(settings: Settings | None = None, *, older_than_s: float = 3600) -> int:
@@ -252,15 +328,17 @@ def run(
     stdin: bytes | None = None,
     args: Sequence[str] = (),
     limits: RunLimits | None = None,
+    files: Mapping[str, bytes] | None = None,
 ) -> sandbox.Result:
-    """Run a prepared program once; limits default to the language's."""
+    """Run a prepared program once; limits default to the language's. `files` are written to
+    /box for this run only, beside the program's own (for example the files a checker reads)."""
     limits = limits or RunLimits.defaults(program.language.limits)
     return sandbox.run(
         sandbox.Spec(
             argv=[*program.language.run_argv, *args],
             layers=program.layers,
             env=_environment(program.language),
-            files=program.files,
+            files={**program.files, **(files or {})},
             stdin=stdin,
             limits=limits.to_sandbox(),
             network=limits.network,

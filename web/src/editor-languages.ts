@@ -19,3 +19,23 @@ export function describeLanguage(name: string, sourceFile: string): LanguageDesc
   }
   return LanguageDescription.matchFilename(languages, sourceFile);
 }
+
+/** One level of indentation, by each language's usual style (default: four spaces). */
+const INDENTS: Record<string, string> = {
+  go: "\t",
+  clojure: "  ",
+  coffeescript: "  ",
+  commonlisp: "  ",
+  elixir: "  ",
+  haskell: "  ",
+  javascript: "  ",
+  ocaml: "  ",
+  ruby: "  ",
+  scala: "  ",
+  scheme: "  ",
+  typescript: "  ",
+};
+
+export function indentFor(name: string): string {
+  return INDENTS[name] ?? "    ";
+}

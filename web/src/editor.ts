@@ -9,7 +9,8 @@ import { indentWithTab } from "@codemirror/commands";
 import { Annotation, Compartment, EditorState, Prec } from "@codemirror/state";
 import { EditorView, keymap } from "@codemirror/view";
 import { basicSetup } from "codemirror";
-import { describeLanguage } from "./editor-languages";
+import { indentUnit } from "@codemirror/language";
+import { describeLanguage, indentFor } from "./editor-languages";
 
 /** Marks changes made by the page itself (loading a file), as opposed to typing. */
 const loaded = Annotation.define<boolean>();
@@ -27,6 +28,7 @@ export interface EditorOptions {
 export class CodeEditor {
   private readonly view: EditorView;
   private readonly syntax = new Compartment();
+  private readonly indent = new Compartment();
   private languageToken = 0;
 
   constructor(options: EditorOptions) {
@@ -49,6 +51,7 @@ export class CodeEditor {
           basicSetup,
           keymap.of([indentWithTab]),
           this.syntax.of([]),
+          this.indent.of(indentUnit.of("    ")),
           EditorView.contentAttributes.of({
             "aria-labelledby": options.labelledBy,
             "aria-describedby": "editor-help",
@@ -81,6 +84,7 @@ export class CodeEditor {
    * language no longer picked is ignored. */
   async setLanguage(name: string, sourceFile: string): Promise<void> {
     const token = ++this.languageToken;
+    this.view.dispatch({ effects: this.indent.reconfigure(indentUnit.of(indentFor(name))) });
     const description = describeLanguage(name, sourceFile);
     if (description === null) {
       this.view.dispatch({ effects: this.syntax.reconfigure([]) });

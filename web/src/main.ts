@@ -19,6 +19,10 @@ const TITLES: Record<View, string> = {
   doc: "How it works",
 };
 
+let firstRoute = true;
+/** Where focus goes after the next change of view, instead of the view's heading. */
+let focusAfterRoute: (() => void) | null = null;
+
 const client = new ApiClient();
 const playground = new Playground(client, new Memory());
 const docView = new DocView(byId("doc"));
@@ -28,12 +32,10 @@ renderTour(byId("tour-list"), {
   examples: TOUR,
   openInPlayground: (language, code) => {
     playground.openProgram(language, code);
+    focusAfterRoute = () => playground.focusEditor();
     window.location.hash = "";
-    playground.focusEditor();
   },
 });
-
-let firstRoute = true;
 
 async function follow(route: Route): Promise<void> {
   for (const view of VIEWS) byId(`view-${view}`).hidden = view !== route.view;
@@ -57,7 +59,9 @@ async function follow(route: Route): Promise<void> {
   document.title = `${title} · jaula`;
   // Moving focus to the new view's heading tells keyboard and screen-reader users where they are;
   // on the first load the browser's own start is better.
-  if (!firstRoute) focusTarget?.focus();
+  if (focusAfterRoute) focusAfterRoute();
+  else if (!firstRoute) focusTarget?.focus();
+  focusAfterRoute = null;
   firstRoute = false;
 }
 

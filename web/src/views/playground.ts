@@ -197,6 +197,7 @@ export class Playground {
         onProgress: (progress) => this.onProgress(progress),
       });
       this.showRun(run);
+      this.revealResult();
     } catch (error) {
       if (isAbort(error)) return;
       this.announce("The run was not started.");
@@ -233,6 +234,12 @@ export class Playground {
     this.setPermalink(run.id);
     this.result.replaceChildren(renderResult(run));
     this.announce(summary(run));
+  }
+
+  /** On a narrow screen the result is below the form: bring it into view. */
+  private revealResult(): void {
+    const top = this.resultPanel.getBoundingClientRect().top;
+    if (top > window.innerHeight * 0.8) this.resultPanel.scrollIntoView({ block: "start" });
   }
 
   private setPermalink(id: string): void {

@@ -131,7 +131,7 @@ class PageProblems:
         self.uncaught.append(str(error))
 
     def on_request(self, url: str) -> None:
-        if not (url.startswith(self.origin) or url.startswith("data:")):
+        if not url.startswith((self.origin, "data:")):
             self.foreign_requests.append(url)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.integration.browser.conftest import REPO
 from tests.integration.browser.playground_page import Playground
@@ -82,7 +82,9 @@ def test_a_busy_loop_ends_with_time_limit_under_a_limit_set_in_the_form(page: Pa
     expect(page.locator("#result .message")).to_contain_text("0.5")
 
 
-def test_a_permalink_reopens_the_run_with_its_code_and_result(page: Page, service: str) -> None:
+def test_a_permalink_reopens_the_run_with_its_code_and_result(
+    page: Page, browser: Browser, service: str
+) -> None:
     playground = Playground(page).open()
     playground.pick_language("javascript")
     code = 'const lines = require("fs").readFileSync(0, "utf8");\nconsole.log(lines.toUpperCase());\n'
@@ -96,7 +98,7 @@ def test_a_permalink_reopens_the_run_with_its_code_and_result(page: Page, servic
     expect(link).to_have_text(f"{service}/#run={run_id}")
 
     # A new visitor (fresh storage) opening the link sees the same program and result.
-    other = page.context.browser.new_context(base_url=service)  # type: ignore[union-attr]
+    other = browser.new_context(base_url=service)
     try:
         visitor = other.new_page()
         reopened = Playground(visitor).open(f"/#run={run_id}")
@@ -206,7 +208,9 @@ def test_a_request_the_server_refuses_is_explained(page: Page) -> None:
         (503, "The queue is full (10000 runs waiting); try again in 5 s.", "The server is busy."),
     ],
 )
-def test_busy_and_rate_limited_answers_show_when_to_retry(page: Page, status: int, detail: str, lead: str) -> None:
+def test_busy_and_rate_limited_answers_show_when_to_retry(
+    page: Page, status: int, detail: str, lead: str
+) -> None:
     # The server's own 429 and 503 are tested in tests/integration/service; here, how the page
     # shows them (the answer is substituted in the browser).
     page.route(
@@ -222,4 +226,3 @@ def test_busy_and_rate_limited_answers_show_when_to_retry(page: Page, status: in
     expect(error).to_contain_text(detail)
     expect(error).to_contain_text("Try again in 5 seconds")
     expect(page.locator("#run-button")).to_be_enabled()
-

@@ -37,7 +37,8 @@ def test_every_example_has_its_sentence_and_a_link_to_how_it_works(page: Page) -
     for index in range(cards.count()):
         card = cards.nth(index)
         expect(card.locator(".explanation")).not_to_be_empty()
-        assert (card.locator(".mechanism a").get_attribute("href") or "").startswith("#doc=how-it-works&section=")
+        href = card.locator(".mechanism a").get_attribute("href") or ""
+        assert href.startswith("#doc=how-it-works&section=")
 
 
 def test_the_kernel_is_the_hosts(page: Page) -> None:

@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(languages.router)
     app.include_router(v1)
     app.include_router(health.router)
-    web.mount(app)  # last: the playground's files answer every path the API does not
+    # Our own rather than FastAPI's `max_body_size`, which answers in plain text, not JSON.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes(settings))
+    web.mount(app)  # last: the playground's files answer every path the API does not
     return app

@@ -52,8 +52,7 @@ class _Checker:
 
     def over(self, field: str, size: int, cap: int) -> str:
         return (
-            f"{self.where}{field} is {size} bytes, over this server's maximum of {cap} bytes; "
-            "make it smaller"
+            f"{self.where}{field} is {size} bytes, over this server's maximum of {cap} bytes; make it smaller"
         )
 
     def language(self, languages: Catalogue, name: str) -> Language:
@@ -138,21 +137,16 @@ class _Checker:
             if len(arg.encode("utf-8", "surrogatepass")) > self.settings.max_arg_bytes:
                 raise self.invalid(
                     f"args[{index}]",
-                    f"is longer than {self.settings.max_arg_bytes} bytes; "
-                    "pass long data on stdin instead",
+                    f"is longer than {self.settings.max_arg_bytes} bytes; pass long data on stdin instead",
                 )
         return list(args)
 
     def compiler_options(self, options: list[str], language: Language) -> list[str]:
         allowed = language.compiler_options_allowed
         if options and not allowed:
-            raise self.invalid(
-                "compiler_options", f"{language.name} takes no compiler options; remove them"
-            )
+            raise self.invalid("compiler_options", f"{language.name} takes no compiler options; remove them")
         if len(options) > self.settings.max_compiler_options:
-            raise self.invalid(
-                "compiler_options", f"at most {self.settings.max_compiler_options} options"
-            )
+            raise self.invalid("compiler_options", f"at most {self.settings.max_compiler_options} options")
         for index, option in enumerate(options):
             if option not in allowed:
                 raise self.invalid(
@@ -179,11 +173,8 @@ class _Checker:
 
     def limit_error(self, exc: LimitTooHigh) -> ApiError:
         if exc.name == "network":
-            return self.invalid(
-                "limits.network", "this server does not allow network access; leave it false"
-            )
+            return self.invalid("limits.network", "this server does not allow network access; leave it false")
         return self.invalid(
             f"limits.{exc.name}",
-            f"{exc.value:g} is over this server's maximum of {exc.cap:g}; "
-            f"ask for at most {exc.cap:g}",
+            f"{exc.value:g} is over this server's maximum of {exc.cap:g}; ask for at most {exc.cap:g}",
         )

@@ -64,8 +64,9 @@ class Finished:
     """Counts run ids announced on the finished channel (no load on the API while waiting)."""
 
     def __init__(self, broker: str) -> None:
-        client = redis.Redis.from_url(broker)
-        self.pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        # Keep the client: when it is collected it closes its pool, and with it the subscription.
+        self.client = redis.Redis.from_url(broker)
+        self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         self.pubsub.subscribe(FINISHED_CHANNEL)
         self.seen: set[str] = set()
 

@@ -13,6 +13,9 @@
 claimed. A worker presumed dead that wakes up later can therefore never overwrite a newer claim's
 result, and a run ends done (or failed) exactly once. All writes are single conditional UPDATEs,
 so the database, not the queue, decides who owns a run.
+
+Writes are SQLAlchemy Core statements on the session's connection: they are on every run's path
+(a few per run), and the ORM's unit of work would more than double their cost for nothing here.
 """
 
 from __future__ import annotations
@@ -20,14 +23,17 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.limits import RunLimits
 from core.models import Run, Status
+
+RUNS = cast(Table, Run.__table__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +48,8 @@ class RunRequest:
     compiler_options: list[str]
     limits: RunLimits
     encoding: str = "utf-8"
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    """Chosen before storing, so that a caller can wait for the run before it exists."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,39 +74,38 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def create_runs(*, session: Session, requests: Sequence[RunRequest]) -> list[Run]:
+def create_runs(*, session: Session, requests: Sequence[RunRequest]) -> list[uuid.UUID]:
     """Insert queued runs and commit; the caller sends their ids to the queue afterwards."""
     now = utcnow()
-    runs = [_new_run(request, now) for request in requests]
-    session.add_all(runs)
+    session.connection().execute(insert(RUNS), [_new_row(request, now) for request in requests])
     session.commit()
-    return runs
+    return [request.id for request in requests]
 
 
-def _new_run(request: RunRequest, now: datetime) -> Run:
+def _new_row(request: RunRequest, now: datetime) -> dict[str, object]:
     limits = request.limits
-    return Run(
-        id=uuid.uuid4(),
-        status=Status.QUEUED,
-        language=request.language,
-        files={name: base64.b64encode(data).decode() for name, data in request.files.items()},
-        main_file=request.main_file,
-        stdin=request.stdin,
-        args=list(request.args),
-        compiler_options=list(request.compiler_options),
-        encoding=request.encoding,
-        cpu_time_limit_s=limits.cpu_time_limit_s,
-        wall_time_limit_s=limits.wall_time_limit_s,
-        memory_limit_mb=limits.memory_limit_mb,
-        pids_limit=limits.pids_limit,
-        output_limit_kb=limits.output_limit_kb,
-        file_size_limit_kb=limits.file_size_limit_kb,
-        network=limits.network,
-        queued_at=now,
+    return {
+        "id": request.id,
+        "status": Status.QUEUED,
+        "language": request.language,
+        "files": {name: base64.b64encode(data).decode() for name, data in request.files.items()},
+        "main_file": request.main_file,
+        "stdin": request.stdin,
+        "args": list(request.args),
+        "compiler_options": list(request.compiler_options),
+        "encoding": request.encoding,
+        "cpu_time_limit_s": limits.cpu_time_limit_s,
+        "wall_time_limit_s": limits.wall_time_limit_s,
+        "memory_limit_mb": limits.memory_limit_mb,
+        "pids_limit": limits.pids_limit,
+        "output_limit_kb": limits.output_limit_kb,
+        "file_size_limit_kb": limits.file_size_limit_kb,
+        "network": limits.network,
+        "queued_at": now,
         # The message is sent right after the commit; should that fail, the reconciler resends.
-        enqueued_at=now,
-        attempts=0,
-    )
+        "enqueued_at": now,
+        "attempts": 0,
+    }  # fmt: skip
 
 
 def get_run(*, session: Session, run_id: uuid.UUID) -> Run | None:
@@ -111,24 +118,29 @@ def get_runs(*, session: Session, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUI
 
 
 def count_queued(*, session: Session) -> int:
-    return session.scalar(select(func.count()).where(Run.status == Status.QUEUED)) or 0
+    count = session.connection().execute(select(func.count()).where(RUNS.c.status == Status.QUEUED))
+    return count.scalar_one()
 
 
 def claim_run(*, session: Session, run_id: uuid.UUID, worker: str, lease_s: float) -> int | None:
     """Mark a queued run running for this worker; return the attempt number, or None when the run
     is not queued (already claimed, finished, or unknown): the message is then a duplicate."""
     now = utcnow()
-    attempt = session.scalar(
-        update(Run)
-        .where(Run.id == run_id, Run.status == Status.QUEUED)
-        .values(
-            status=Status.RUNNING,
-            attempts=Run.attempts + 1,
-            started_at=now,
-            worker=worker,
-            lease_expires_at=now + timedelta(seconds=lease_s),
+    attempt = (
+        session.connection()
+        .execute(
+            update(RUNS)
+            .where(RUNS.c.id == run_id, RUNS.c.status == Status.QUEUED)
+            .values(
+                status=Status.RUNNING,
+                attempts=RUNS.c.attempts + 1,
+                started_at=now,
+                worker=worker,
+                lease_expires_at=now + timedelta(seconds=lease_s),
+            )
+            .returning(RUNS.c.attempts)
         )
-        .returning(Run.attempts)
+        .scalar_one_or_none()
     )
     session.commit()
     return attempt
@@ -172,26 +184,26 @@ def fail_run(*, session: Session, run_id: uuid.UUID, attempt: int, message: str)
 def release_run(*, session: Session, run_id: uuid.UUID, attempt: int) -> bool:
     """Give a claimed run back to the queue (its worker hit a transient failure); the caller
     sends its id again. False when this claim no longer owns the run."""
-    now = utcnow()
-    result = session.execute(
-        update(Run)
-        .where(Run.id == run_id, Run.status == Status.RUNNING, Run.attempts == attempt)
-        .values(status=Status.QUEUED, enqueued_at=now, lease_expires_at=None)
-    )
-    session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    values = {"status": Status.QUEUED, "enqueued_at": utcnow(), "lease_expires_at": None}
+    return _update_claimed(session, run_id, attempt, values)
 
 
 def _end_run(
     *, session: Session, run_id: uuid.UUID, attempt: int, status: Status, values: dict[str, object]
 ) -> bool:
-    result = session.execute(
-        update(Run)
-        .where(Run.id == run_id, Run.status == Status.RUNNING, Run.attempts == attempt)
-        .values(status=status, finished_at=utcnow(), lease_expires_at=None, **values)
+    values = {"status": status, "finished_at": utcnow(), "lease_expires_at": None, **values}
+    return _update_claimed(session, run_id, attempt, values)
+
+
+def _update_claimed(session: Session, run_id: uuid.UUID, attempt: int, values: dict[str, object]) -> bool:
+    """Apply `values` only if this attempt still holds the run; commit; say whether it did."""
+    result = session.connection().execute(
+        update(RUNS)
+        .where(RUNS.c.id == run_id, RUNS.c.status == Status.RUNNING, RUNS.c.attempts == attempt)
+        .values(values)
     )
     session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return result.rowcount == 1
 
 
 def requeue_abandoned(*, session: Session, max_attempts: int, now: datetime | None = None) -> list[uuid.UUID]:

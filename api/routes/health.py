@@ -31,9 +31,7 @@ async def health(services: ServicesDep, response: Response) -> HealthPublic:
     ready = all(check.ok for check in (database, broker, workers, sandbox))
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return HealthPublic(
-        ready=ready, database=database, broker=broker, workers=workers, sandbox=sandbox
-    )
+    return HealthPublic(ready=ready, database=database, broker=broker, workers=workers, sandbox=sandbox)
 
 
 async def _check(probe: Awaitable[str]) -> CheckPublic:

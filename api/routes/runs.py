@@ -21,7 +21,6 @@ from api.schemas import (
     RunCreate,
     RunPublic,
 )
-from api.services import Services
 from api.submissions import to_run_request
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -69,28 +68,23 @@ async def create_run(
     """Run a program: 202 with its id, or 200 with its result when `wait=true`."""
     request = to_run_request(body, settings=services.settings, languages=services.languages)
     await charge(services, caller, 1)
-    (run_id,) = await run_in_threadpool(services.store.store, [request])
     if not wait:
-        await run_in_threadpool(services.store.send, [run_id])
-        return RunAccepted(id=run_id, status="queued")
-    finished = await _send_and_wait(services, run_id)
-    run = await run_in_threadpool(services.store.get, run_id)
+        await run_in_threadpool(services.store.submit, [request])
+        return RunAccepted(id=request.id, status="queued")
+    # Listen before the run exists: its announcement can then not come before we are ready.
+    with services.finished.expecting(request.id) as announced:
+        await run_in_threadpool(services.store.submit, [request])
+        finished = await services.finished.wait(
+            announced,
+            timeout_s=services.settings.wait_max_s,
+            is_final=lambda: run_in_threadpool(services.store.is_final, request.id),
+        )
+    run = await run_in_threadpool(services.store.get, request.id)
     assert run is not None  # committed above; runs are never deleted
     if not finished:
-        return RunAccepted.model_validate({"id": run_id, "status": run.status})
+        return RunAccepted.model_validate({"id": run.id, "status": run.status})
     response.status_code = status.HTTP_200_OK
     return to_public(run)
-
-
-async def _send_and_wait(services: Services, run_id: uuid.UUID) -> bool:
-    async def is_final() -> bool:
-        return await run_in_threadpool(services.store.is_final, run_id)
-
-    with services.finished.expecting(run_id) as announced:
-        await run_in_threadpool(services.store.send, [run_id])
-        return await services.finished.wait(
-            announced, timeout_s=services.settings.wait_max_s, is_final=is_final
-        )
 
 
 @router.post(
@@ -98,9 +92,7 @@ async def _send_and_wait(services: Services, run_id: uuid.UUID) -> bool:
     status_code=status.HTTP_202_ACCEPTED,
     responses=ERRORS,
 )
-async def create_batch(
-    body: BatchCreate, services: ServicesDep, caller: CallerDep
-) -> BatchAccepted:
+async def create_batch(body: BatchCreate, services: ServicesDep, caller: CallerDep) -> BatchAccepted:
     """Run several programs: all are queued, in order, or none (the error names the bad one)."""
     cap = services.settings.batch_max_size
     if len(body.submissions) > cap:
@@ -118,9 +110,8 @@ async def create_batch(
         for index, submission in enumerate(body.submissions)
     ]
     await charge(services, caller, len(requests))
-    run_ids = await run_in_threadpool(services.store.store, requests)
-    await run_in_threadpool(services.store.send, run_ids)
-    return BatchAccepted(runs=[RunAccepted(id=run_id, status="queued") for run_id in run_ids])
+    await run_in_threadpool(services.store.submit, requests)
+    return BatchAccepted(runs=[RunAccepted(id=request.id, status="queued") for request in requests])
 
 
 @router.get("/batch", responses={404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}})

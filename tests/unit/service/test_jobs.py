@@ -37,8 +37,9 @@ def new_run(session: Session) -> uuid.UUID:
         compiler_options=[],
         limits=RunLimits(),
     )
-    (run,) = jobs.create_runs(session=session, requests=[request])
-    return run.id
+    (run_id,) = jobs.create_runs(session=session, requests=[request])
+    assert run_id == request.id
+    return run_id
 
 
 def status_of(session: Session, run_id: uuid.UUID) -> str:

@@ -46,7 +46,7 @@ def _host_script(lang: Language) -> str:
     if lang.compile_argv is not None:
         steps.append(shlex.join(compiler_argv(lang)))
     steps.append(shlex.join(lang.run_argv))
-    return "cd /box && " + " && ".join(steps) + " >/dev/null"
+    return "cd /box && " + " && ".join(steps)
 
 
 # Runs inside `unshare --mount`: mount the overlay once, then time `chroot ... sh -c script`.
@@ -66,7 +66,8 @@ for name, data in json.loads(sys.argv[2]).items():
 times = []
 for _ in range(runs):
     started = time.perf_counter()
-    subprocess.run(["env", "-i", *env, "chroot", merged, "sh", "-c", script], check=True)
+    subprocess.run(["env", "-i", *env, "chroot", merged, "sh", "-c", script], check=True,
+                   stdout=subprocess.DEVNULL)
     times.append(time.perf_counter() - started)
 print(json.dumps(times))
 """

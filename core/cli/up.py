@@ -101,6 +101,7 @@ class Service:
         # Embedded broker: no persistence. A run's message lost with it is resent by the
         # reconciler from the database, which is the durable record.
         argv += ["--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"]
+        argv += ["--logfile", str(redis_dir / "redis.log")]
         child = self._spawn("redis", argv)
         _wait_for_port(child, "127.0.0.1", self.settings.local_redis_port)
 

@@ -49,8 +49,10 @@ def test_up_serves_runs_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         assert up.stdout is not None
-        first_line = up.stdout.readline().decode()
-        assert first_line.startswith(f"jaula is up: http://127.0.0.1:{port}"), first_line
+        # The children share the terminal; find our own announcement among their lines.
+        lines = iter(up.stdout.readline, b"")
+        announced = next(line.decode() for line in lines if line.startswith(b"jaula is up"))
+        assert announced.startswith(f"jaula is up: http://127.0.0.1:{port}"), announced
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: httpx.get(url + "/healthz").status_code == 200, timeout_s=60, what="ready")
         run = httpx.post(
@@ -63,11 +65,14 @@ def test_up_serves_runs_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         started = children_of(up.pid)
         assert len(started) == 3  # redis-server, the worker, uvicorn
         up.send_signal(signal.SIGINT)
+        up.stdout.read()  # drain, so that no child blocks on a full pipe while stopping
         assert up.wait(timeout=90) == 0
     finally:
         if up.poll() is None:
             up.kill()
             up.wait()
+        if up.stdout is not None:
+            up.stdout.close()
     deadline = time.monotonic() + 10
     while any(alive(pid) for pid in started) and time.monotonic() < deadline:
         time.sleep(0.1)

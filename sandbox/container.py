@@ -205,6 +205,9 @@ def _prepare(cfg: ContainerConfig) -> None:
     _step("forbid nested user namespaces", credentials.forbid_nested_user_namespaces)
     _step("join a new session keyring", credentials.join_new_session_keyring)
     _step("drop capabilities", credentials.drop_all_capabilities)
+    # Changing the effective uid and gid cleared the parent-death signal set at the start (see
+    # prctl(2)): set it again, or the container would outlive a launcher killed with SIGKILL.
+    _step("set the parent-death signal", _libc.prctl, _libc.PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _run(cfg: ContainerConfig) -> NoReturn:

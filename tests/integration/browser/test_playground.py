@@ -82,6 +82,25 @@ def test_a_busy_loop_ends_with_time_limit_under_a_limit_set_in_the_form(page: Pa
     expect(page.locator("#result .message")).to_contain_text("0.5")
 
 
+def test_compiler_output_and_truncated_output_are_shown(page: Page) -> None:
+    playground = Playground(page).open()
+    playground.pick_language("cpp")
+    playground.set_code("int main() { return undefined_name; }\n")
+    playground.run()
+    assert playground.verdict() == "compile_error"
+    assert "undefined_name" in playground.output("compile")
+    expect(page.locator("#result .metrics")).to_contain_text("Compiler ended with")
+
+    playground.pick_language("python")
+    playground.set_code('print("x" * 100_000)\n')
+    page.get_by_text("Limits", exact=True).click()
+    page.get_by_label("Output (KiB)").fill("1")
+    playground.run()
+    assert playground.verdict() == "output_limit"
+    expect(page.locator("#result .output-stdout [data-truncated]")).to_have_text("truncated at 1.0 KiB")
+    assert len(playground.output("stdout")) == 1024
+
+
 def test_a_permalink_reopens_the_run_with_its_code_and_result(
     page: Page, browser: Browser, service: str
 ) -> None:

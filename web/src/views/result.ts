@@ -55,7 +55,8 @@ export function renderResult(run: Run, options: { compact?: boolean } = {}): HTM
     ? h(
         "dl",
         { class: "metrics" },
-        metric("Ended with", describeEnd(run) ?? (run.verdict === "compile_error" ? "did not run" : null)),
+        // With a compile error the program never ran: the figures are the compiler's.
+        metric(run.verdict === "compile_error" ? "Compiler ended with" : "Ended with", describeEnd(run)),
         metric("CPU time", run.cpu_time_ms === null ? null : formatMs(run.cpu_time_ms)),
         metric("Wall time", run.wall_time_ms === null ? null : formatMs(run.wall_time_ms)),
         metric("Peak memory", run.memory_peak_bytes === null ? null : formatBytes(run.memory_peak_bytes)),

@@ -18,8 +18,9 @@ run, unprivileged, when the client sends the job: write its files into /box, set
     status to the client, SIGKILL whatever it left behind and reap it, say so ("quiet": /box can
     be copied now), and wait to be killed.
 
-As PID 1 it receives no signal from inside its namespace unless it handles it, so every handler
-is reset to the default: a program cannot interrupt it.
+As PID 1 it receives no signal from inside its namespace unless it handles it; the zygote sets no
+handler of Python's (SIGINT ignored, the rest default), so a program cannot interrupt it. The
+program itself starts with every signal at its default action (posix_spawn's setsigdef).
 """
 
 from __future__ import annotations
@@ -148,8 +149,6 @@ def init_main(cfg: ContainerConfig) -> NoReturn:
     control = socket.socket(fileno=cfg.control)
     try:
         _libc.prctl(_libc.PR_SET_PDEATHSIG, signal.SIGKILL)
-        for sig in _DEFAULT_SIGNALS:
-            signal.signal(sig, signal.SIG_DFL)
         trace.mark("init: preparing")
         _prepare(cfg)
         protocol.send(control, {"ready": True})

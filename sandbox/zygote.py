@@ -34,7 +34,10 @@ def serve(sock: socket.socket, shared_dev: str) -> NoReturn:
     """The zygote's whole life (it is a fork of the launcher and never returns to its code)."""
     try:
         _libc.prctl(_libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        # Inherited by every container's init, which as PID 1 must not run Python handlers: a
+        # program could interrupt it with `kill -INT 1`. (The launcher ignores SIGINT already.)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         own_pidns = namespaces.own_pid_namespace()
         try:
             _libc.unshare(_libc.CLONE_NEWNS)

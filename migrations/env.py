@@ -8,6 +8,7 @@ from alembic import context
 
 from core.config import get_settings
 from core.db import engine_for
+from core.grading import models as _grading_models  # noqa: F401 (its tables join Base.metadata)
 from core.models import Base
 
 config = context.config

@@ -90,6 +90,12 @@ def _summary(outcomes: list[BuildOutcome]) -> Table:
     return table
 
 
+def _require_root(message: str) -> None:
+    if os.geteuid() != 0:
+        typer.echo(message, err=True)
+        raise typer.Exit(2)
+
+
 def _store(distro: str | None) -> ImageStore:
     return open_store(_distro(distro))
 
@@ -109,9 +115,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Build the base and the languages' layers; what is up to date is skipped."""
-        if os.geteuid() != 0:
-            typer.echo("jaula images build needs root (mount namespaces, chroot).", err=True)
-            raise typer.Exit(2)
+        _require_root("jaula images build needs root (mount namespaces, chroot).")
         store = _store(distro)
         names = _names(languages)
         console = Console(stderr=True)
@@ -165,6 +169,7 @@ def register(app: typer.Typer) -> None:
         distro: DistroOption = None,
     ) -> None:
         """Remove built layers from the store."""
+        _require_root("jaula images rm needs root (the store belongs to root).")
         store = _store(distro)
         known = {BASE, *catalogue().names()}
         unknown = [name for name in languages if name not in known]

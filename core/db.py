@@ -46,9 +46,13 @@ def engine_for(url: str) -> Engine:
 
 
 def _create_engine(url: str) -> Engine:
+    # No overflow cap: connections are already bounded by the threads that use them (the API's
+    # thread pool, the worker's slots), and a cap would only make a thread wait for a connection.
     if not is_sqlite(url):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=-1)
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_size=10, max_overflow=-1
+    )
     _tune_sqlite(engine)
     return engine
 

@@ -85,6 +85,18 @@ class Settings(BaseSettings):
     broker_visibility_timeout_s: int = 300
     """Redis transport: an unacknowledged message is redelivered after this long."""
 
+    # --- Batch grading (docs/grading.md) ---
+    problems_dir: Path | None = None
+    """Problems offered by name (GET /v1/problems); default: the samples in the repository."""
+    grading_max_submissions: int = 500
+    """Most submissions in one POST /v1/gradings."""
+    grading_max_problem_bytes: int = 32 * 1024 * 1024
+    """Largest uploaded problem archive (zip or tar), as sent."""
+    grading_max_problem_unpacked_bytes: int = 256 * 1024 * 1024
+    """Largest problem once unpacked (all its files together)."""
+    grading_max_problem_files: int = 4096
+    """Most files and directories in an uploaded problem."""
+
     @field_validator("api_tokens", mode="before")
     @classmethod
     def _split_tokens(cls, value: object) -> object:
@@ -99,6 +111,10 @@ class Settings(BaseSettings):
     @property
     def scratch_path(self) -> Path:
         return self.scratch_dir or self.data_dir / "scratch"
+
+    @property
+    def problems_path(self) -> Path:
+        return self.problems_dir or Path(__file__).resolve().parent.parent / "problems"
 
     @property
     def database(self) -> str:

@@ -19,8 +19,8 @@ settings = get_settings()
 app = make_celery(settings, name="jaula-worker")
 app.conf.update(
     worker_pool="threads",
-    # Tasks are registered by importing this module.
-    imports=["worker.tasks"],
+    # Tasks are registered by importing these modules.
+    imports=["worker.tasks", "worker.grading"],
 )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from core.images import BASE, load_base, open_store
+from core.images import BASE, ImageStore, load_base, open_store
 from core.images.builder import Builder, Stage
 from core.languages import catalogue
 from tests.integration.images.conftest import built_languages
@@ -55,3 +58,23 @@ def test_a_rebuild_with_nothing_changed_is_a_no_op() -> None:
     assert [o.stage for o in outcomes] == [Stage.UP_TO_DATE] * len(outcomes)
     assert store.manifest_path.read_bytes() == before
     assert _mounts_under(store.root) == []
+
+
+@pytest.mark.slow
+def test_two_builds_at_once_take_turns(tmp_path: Path) -> None:
+    """Two `jaula images build bash` into an empty store: one builds, the other waits, finds
+    everything up to date, and the store holds exactly one base and one bash layer."""
+    env = {**os.environ, "JAULA_IMAGES_DIR": str(tmp_path)}
+    jaula = Path(sys.executable).parent / "jaula"
+    argv = [jaula, "images", "build", "bash"]
+    builds = [
+        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)
+    ]
+    outputs = [b.communicate(timeout=600)[0].decode() for b in builds]
+    assert [b.returncode for b in builds] == [0, 0], outputs
+    assert sum("up to date" in out for out in outputs) >= 1, outputs
+    store = ImageStore(tmp_path, "debian")
+    assert set(store.manifest().layers) == {"base", "bash"}
+    assert sorted(p.name.split(".")[0] for p in store.layers_dir.iterdir()) == ["base", "bash"]
+    assert not store.tmp_dir.exists() and not store.cache_dir.exists()
+    assert _mounts_under(tmp_path) == []

@@ -66,7 +66,7 @@ def test_two_builds_at_once_take_turns(tmp_path: Path) -> None:
     everything up to date, and the store holds exactly one base and one bash layer."""
     env = {**os.environ, "JAULA_IMAGES_DIR": str(tmp_path)}
     jaula = Path(sys.executable).parent / "jaula"
-    argv = [jaula, "images", "build", "bash"]
+    argv = [str(jaula), "images", "build", "bash"]
     builds = [
         subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)
     ]

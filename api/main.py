@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from api import errors
 from api.body_limit import BodyLimit
 from api.ratelimit import RateLimiter
-from api.routes import health, languages, runs, web
+from api.routes import gradings, health, languages, runs, web
 from api.services import Services
 from api.store import RunStore
 from api.waiting import FinishedRuns
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1 = APIRouter(prefix="/v1")
     v1.include_router(runs.router)
     v1.include_router(languages.router)
+    v1.include_router(gradings.router)
     app.include_router(v1)
     app.include_router(health.router)
     # Our own rather than FastAPI's `max_body_size`, which answers in plain text, not JSON.

@@ -142,7 +142,11 @@ class _Writer:
 def safe_name(raw: str) -> str | None:
     """An entry's name as a relative path inside the archive; None for entries that are skipped
     (the root itself, hidden files, __MACOSX); ArchiveError for a name that could escape."""
-    if "\0" in raw or "\\" in raw or len(raw.encode("utf-8", "surrogateescape")) > _MAX_NAME_BYTES:
+    try:
+        size = len(raw.encode("utf-8"))  # a name that is not UTF-8 (tar's surrogate escapes) fails
+    except UnicodeEncodeError:
+        size = _MAX_NAME_BYTES + 1
+    if "\0" in raw or "\\" in raw or size > _MAX_NAME_BYTES:
         raise ArchiveError(f"{raw!r} is not an acceptable file name")
     if raw.startswith("/"):
         raise ArchiveError(f"{raw!r} is an absolute path; archive entries must be relative")

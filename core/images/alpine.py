@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from core.images.errors import ChecksumMismatch, UnsafeArchive
+from core.images.errors import BuildFailed, ChecksumMismatch, UnsafeArchive
 from core.images.namespace import Bind, Chroot, run_in_chroot
 from core.images.recipes import AlpineBase
 
@@ -60,9 +60,13 @@ def expected_sha256(recipe: AlpineBase, *, client: httpx.Client | None = None) -
 
 def fetch_minirootfs(recipe: AlpineBase, dest: Path, *, client: httpx.Client | None = None) -> Path:
     """Download and verify the tarball into dest (a directory); ChecksumMismatch deletes it."""
-    expected = expected_sha256(recipe, client=client)
     tarball = dest / recipe.tarball_url.rsplit("/", 1)[-1]
-    actual = download(recipe.tarball_url, tarball, client=client)
+    try:
+        expected = expected_sha256(recipe, client=client)
+        actual = download(recipe.tarball_url, tarball, client=client)
+    except httpx.HTTPError as exc:
+        tarball.unlink(missing_ok=True)
+        raise BuildFailed("downloading the Alpine minirootfs", f"{recipe.tarball_url}: {exc}") from exc
     if actual != expected:
         tarball.unlink(missing_ok=True)
         raise ChecksumMismatch(recipe.tarball_url, expected, actual)

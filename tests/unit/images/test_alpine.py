@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from core.images import ChecksumMismatch, UnsafeArchive
+from core.images import BuildFailed, ChecksumMismatch, UnsafeArchive
 from core.images.alpine import configure, extract, fetch_minirootfs
 from core.images.recipes import AlpineBase, SandboxUser
 
@@ -184,3 +184,14 @@ def test_unsafe_archives_are_refused_before_anything_is_written(
     assert list(dest.iterdir()) == []
     assert list(outside.iterdir()) == []
     assert not (tmp_path / "x" / "escaped").exists()
+
+
+def test_an_unreachable_or_missing_tarball_is_a_build_failure(
+    mirror: tuple[AlpineBase, Path], tmp_path: Path
+) -> None:
+    recipe, _ = mirror
+    with pytest.raises(BuildFailed, match="404"):
+        fetch_minirootfs(replace(recipe, version="0.0.0"), tmp_path)
+    with pytest.raises(BuildFailed, match="downloading the Alpine minirootfs"):
+        fetch_minirootfs(replace(recipe, mirror="http://127.0.0.1:9"), tmp_path)
+    assert list(tmp_path.glob("*.tar.gz")) == []

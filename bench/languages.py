@@ -13,6 +13,8 @@ whole job (compile, then run, for compiled languages):
               worker pays per job.
   jaula run   the CLI as a user types it: a new Python process, imports, a new launcher, then
               the job.
+  CLI start   `jaula --help` in the same loop: the part of `jaula run` that is Python starting
+              and importing the command modules, before any sandbox work.
 
 The ratio columns are sandbox over host. Runs alternate between the three so that a noisy
 neighbour slows all of them alike; medians because this is a shared VM.
@@ -107,18 +109,25 @@ def cli_time(lang: Language, source: Path) -> float:
     return elapsed
 
 
+def cli_start_time() -> float:
+    started = time.perf_counter()
+    subprocess.run([JAULA, "--help"], capture_output=True, check=True)
+    return time.perf_counter() - started
+
+
 def measure(lang: Language, layers: list[Path], runs: int) -> tuple[list[float], ...]:
-    """Seconds per run: host, execute(), jaula run; interleaved so noise hits all three."""
+    """Seconds per run: host, execute(), jaula run, CLI start; interleaved so noise hits all."""
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp, "hello" + lang.extensions[0])
         source.write_text(lang.hello())
         execute_time(lang)  # warm-up: starts the launcher, fills the page cache
-        host, warm, cli = [], [], []
+        host, warm, cli, start = [], [], [], []
         for _ in range(runs):
             host += host_times(lang, layers, 1)
             warm.append(execute_time(lang))
             cli.append(cli_time(lang, source))
-    return host, warm, cli
+            start.append(cli_start_time())
+    return host, warm, cli, start
 
 
 def main() -> int:
@@ -132,8 +141,10 @@ def main() -> int:
         return 2
     langs, store = catalogue(), open_store()
     rows = []
-    print("| language | host ms | execute() ms | jaula run ms | execute/host | jaula run/host |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| language | host ms | execute() ms | jaula run ms | CLI start ms | execute/host | jaula run/host |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name in args.languages or langs.names():
         lang = langs.get(name)
         try:
@@ -141,13 +152,13 @@ def main() -> int:
         except ImageError:
             continue
         try:
-            host, warm, cli = measure(lang, layers, args.runs)
+            host, warm, cli, start = measure(lang, layers, args.runs)
         except (RuntimeError, SandboxError, subprocess.CalledProcessError) as exc:
-            print(f"| {name} | failed: {str(exc).splitlines()[0][:80]} | | | | |", flush=True)
+            print(f"| {name} | failed: {str(exc).splitlines()[0][:80]} | | | | | |", flush=True)
             continue
-        h, w, c = (statistics.median(x) * 1000 for x in (host, warm, cli))
-        rows.append({"language": name, "host_ms": h, "execute_ms": w, "jaula_run_ms": c})
-        print(f"| {name} | {h:.0f} | {w:.0f} | {c:.0f} | {w / h:.2f} | {c / h:.2f} |", flush=True)
+        h, w, c, s = (statistics.median(x) * 1000 for x in (host, warm, cli, start))
+        rows.append({"language": name, "host_ms": h, "execute_ms": w, "jaula_run_ms": c, "cli_start_ms": s})
+        print(f"| {name} | {h:.0f} | {w:.0f} | {c:.0f} | {s:.0f} | {w / h:.2f} | {c / h:.2f} |", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from core.images import BASE, ImageStore, open_store
+from core.images import BASE, ImageStore, base_recipe, open_store
 from core.images.builder import Builder, BuildEvent, BuildOutcome, Stage
-from core.images.recipes import Distro, load_base
+from core.images.recipes import Distro
 from core.languages import UnknownLanguage, catalogue
 
 DistroOption = Annotated[
@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
             TextColumn("{task.fields[status]}"),
         )
         with Progress(*columns, console=console) as progress:
-            builder = Builder(store, catalogue(), load_base(store.distro), on_event=BuildDisplay(progress))
+            builder = Builder(store, catalogue(), base_recipe(store.distro), on_event=BuildDisplay(progress))
             outcomes = builder.build(names, force=force)
         console.print(_summary(outcomes))
         failed = [o for o in outcomes if o.stage is Stage.FAILED]

@@ -21,8 +21,14 @@ from core.images.errors import (
     UnsafeArchive,
 )
 from core.images.manifest import LayerRecord, Manifest
-from core.images.recipes import BASE, DISTROS, Distro, load_base
+from core.images.recipes import BASE, DISTROS, BaseRecipe, Distro, load_base
 from core.images.store import ImageStale, ImageStore
+
+
+def base_recipe(distro: Distro | None = None, settings: Settings | None = None) -> BaseRecipe:
+    """rootfs/base/base.toml for `distro`, with the settings applied (JAULA_APT_SOURCES)."""
+    settings = settings or get_settings()
+    return load_base(distro or settings.image_distro, apt_sources=settings.apt_sources)
 
 
 def open_store(distro: Distro | None = None, settings: Settings | None = None) -> ImageStore:
@@ -44,6 +50,7 @@ __all__ = [
     "LayerRecord",
     "Manifest",
     "UnsafeArchive",
+    "base_recipe",
     "load_base",
     "open_store",
 ]

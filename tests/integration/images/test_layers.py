@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.images import BASE, ImageStore, load_base, open_store
+from core.images import BASE, ImageStore, base_recipe, open_store
 from core.images.builder import Builder, Stage
 from core.languages import catalogue
 from tests.integration.images.conftest import built_languages
@@ -51,7 +51,7 @@ def _mounts_under(path: Path) -> list[str]:
 def test_a_rebuild_with_nothing_changed_is_a_no_op() -> None:
     store = open_store()
     names = ["bash"] if "bash" in built_languages() else []
-    builder = Builder(store, catalogue(), load_base(store.distro))
+    builder = Builder(store, catalogue(), base_recipe(store.distro))
     builder.build(names)  # builds whatever is missing (normally nothing)
     before = store.manifest_path.read_bytes()
     outcomes = builder.build(names)

@@ -90,6 +90,10 @@ class RunStore:
         except (OperationalError, RedisError, OSError) as exc:
             log.warning("could not queue %d run(s) now, the reconciler will: %s", len(run_ids), exc)
 
+    def cancel(self, run_id: uuid.UUID) -> bool:
+        with self.sessions() as session:
+            return jobs.cancel_run(session=session, run_id=run_id)
+
     def get(self, run_id: uuid.UUID) -> Run | None:
         with self.sessions() as session:
             return jobs.get_run(session=session, run_id=run_id)

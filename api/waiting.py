@@ -76,7 +76,17 @@ class FinishedRuns:
                 return True
         return await is_final()
 
-    def _announce(self, data: bytes | str) -> None:
+    async def announce(self, run_id: uuid.UUID) -> None:
+        """Tell every API process that this run is final (best effort, like the workers do)."""
+        client = aioredis.Redis.from_url(self.redis_url)
+        try:
+            await client.publish(FINISHED_CHANNEL, str(run_id))
+        except (RedisError, OSError) as exc:
+            log.info("could not announce run %s: %s", run_id, exc)
+        finally:
+            await client.aclose()
+
+    def _wake_waiters(self, data: bytes | str) -> None:
         try:
             run_id = uuid.UUID(data.decode() if isinstance(data, bytes) else data)
         except ValueError:
@@ -96,7 +106,7 @@ class FinishedRuns:
                     delay = 0.1
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
-                            self._announce(message["data"])
+                            self._wake_waiters(message["data"])
             except (RedisError, OSError) as exc:
                 log.info("finished-runs subscription lost (%s); retrying in %.1f s", exc, delay)
             finally:

@@ -5,6 +5,7 @@
     finish_run        running -> done, only by the claim that holds the current attempt number
     fail_run          running -> failed (the sandbox itself failed), same fencing
     release_run       running -> queued again by its own worker (a transient failure), same fencing
+    cancel_run        queued -> cancelled (a run already running is never cut short)
     requeue_abandoned running past its lease -> queued again (its worker died), or failed when it
                       has used up its attempts
     resend_stale      queued runs whose message is older than a timeout get a fresh message
@@ -186,6 +187,18 @@ def release_run(*, session: Session, run_id: uuid.UUID, attempt: int) -> bool:
     sends its id again. False when this claim no longer owns the run."""
     values = {"status": Status.QUEUED, "enqueued_at": utcnow(), "lease_expires_at": None}
     return _update_claimed(session, run_id, attempt, values)
+
+
+def cancel_run(*, session: Session, run_id: uuid.UUID) -> bool:
+    """Cancel a run that no worker has claimed yet; False when it is not (or no longer) queued.
+    A message still in the broker for it then claims nothing."""
+    result = session.connection().execute(
+        update(RUNS)
+        .where(RUNS.c.id == run_id, RUNS.c.status == Status.QUEUED)
+        .values(status=Status.CANCELLED, finished_at=utcnow(), message="Cancelled before it ran.")
+    )
+    session.commit()
+    return result.rowcount == 1
 
 
 def _end_run(

@@ -154,3 +154,22 @@ async def read_run(
     if run is None:
         raise ApiError(status.HTTP_404_NOT_FOUND, f"No run with id {run_id}.")
     return to_public(run, encoding)
+
+
+@router.post(
+    "/{run_id}/cancel",
+    responses={404: {"model": ErrorPublic}, 409: {"model": ErrorPublic, "description": "Not queued."}},
+)
+async def cancel_run(run_id: uuid.UUID, services: ServicesDep, _caller: CallerDep) -> RunPublic:
+    """Cancel a run that has not started; a running run is never cut short (409)."""
+    cancelled = await run_in_threadpool(services.store.cancel, run_id)
+    run = await run_in_threadpool(services.store.get, run_id)
+    if run is None:
+        raise ApiError(status.HTTP_404_NOT_FOUND, f"No run with id {run_id}.")
+    if not cancelled:
+        raise ApiError(
+            status.HTTP_409_CONFLICT,
+            f"Run {run_id} is {run.status}, not queued: only a run that has not started can be cancelled.",
+        )
+    await services.finished.announce(run_id)  # wakes requests waiting for it
+    return to_public(run)

@@ -116,6 +116,33 @@ def test_base64_requests_are_answered_in_base64(api: ApiServer) -> None:
     assert (run["stdout"], run["stdout_encoding"]) == ("MQo=", "base64")
 
 
+def test_a_queued_run_can_be_cancelled_once(api: ApiServer) -> None:
+    run_id = post_run(api, HELLO).json()["id"]
+    with api.client() as client:
+        cancelled = client.post(f"/v1/runs/{run_id}/cancel")
+        again = client.post(f"/v1/runs/{run_id}/cancel")
+        unknown = client.post(f"/v1/runs/{uuid.uuid4()}/cancel")
+    assert cancelled.status_code == 200
+    assert (cancelled.json()["status"], cancelled.json()["message"]) == (
+        "cancelled",
+        "Cancelled before it ran.",
+    )
+    assert again.status_code == 409 and "is cancelled, not queued" in again.json()["detail"]
+    assert unknown.status_code == 404
+
+
+def test_cancelling_wakes_a_waiting_request(api_factory: ApiFactory) -> None:
+    api = api_factory(wait_max_s=30)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        before = _queued_ids(api)
+        pending = pool.submit(post_run, api, HELLO, wait="true")
+        run_id = _wait_for_new_run(api, before)
+        with api.client() as client:
+            assert client.post(f"/v1/runs/{run_id}/cancel").status_code == 200
+        response = pending.result(timeout=30)
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+
+
 # --- wait=true ---------------------------------------------------------------------------------
 
 

@@ -122,6 +122,17 @@ def test_a_released_run_is_queued_again_and_the_next_claim_counts(session: Sessi
     assert not jobs.finish_run(session=session, run_id=run_id, attempt=1, outcome=OUTCOME)
 
 
+def test_only_a_queued_run_can_be_cancelled(session: Session) -> None:
+    queued, running = new_run(session), new_run(session)
+    jobs.claim_run(session=session, run_id=running, worker="h", lease_s=60)
+    assert jobs.cancel_run(session=session, run_id=queued)
+    assert not jobs.cancel_run(session=session, run_id=queued)
+    assert not jobs.cancel_run(session=session, run_id=running)
+    assert (status_of(session, queued), status_of(session, running)) == ("cancelled", "running")
+    # A message for the cancelled run that is still in the broker claims nothing.
+    assert jobs.claim_run(session=session, run_id=queued, worker="h", lease_s=60) is None
+
+
 def test_an_abandoned_run_is_requeued_and_the_old_claim_is_fenced_off(session: Session) -> None:
     run_id = new_run(session)
     first = jobs.claim_run(session=session, run_id=run_id, worker="h:1", lease_s=60)

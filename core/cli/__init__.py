@@ -18,8 +18,8 @@ app = typer.Typer(
 
 def main() -> None:
     # Sub-command modules register themselves; imported here so `jaula --help` lists them all.
-    from core.cli import doctor, images, run, up
+    from core.cli import doctor, grade, images, run, up
 
-    for module in (doctor, images, run, up):
+    for module in (doctor, images, run, up, grade):
         module.register(app)
     app()

@@ -10,7 +10,7 @@ import sys
 
 
 def verdict(accepted: bool, comment: str) -> None:
-    print(comment)
+    sys.stdout.write(comment + "\n")
     sys.exit(0 if accepted else 1)
 
 

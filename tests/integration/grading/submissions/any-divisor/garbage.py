@@ -1,0 +1,3 @@
+import sys
+
+sys.stdout.buffer.write(b"\x00\xff" * 1000 + b"\n")

@@ -1,0 +1,4 @@
+import sys
+
+while True:
+    sys.stdout.write("3\n" * 10000)

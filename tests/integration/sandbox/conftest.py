@@ -11,7 +11,9 @@ JAULA_REQUIRE_SANDBOX=1 (CI) they fail instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -128,19 +130,27 @@ def debian(test_host: TestHost) -> str:
 
 
 def clean_up(test_host: TestHost, live: list[Sandbox]) -> None:
-    """After a failed residue check: remove what was found, so later tests start clean."""
-    allowed = {box["cgroup"] for sb in live for box in prepared_containers(sb.status())}
-    leaked = hoststate.run_cgroups(test_host.cgroup_parent, test_host.cgroup_version) - allowed
-    hoststate.remove_cgroups(test_host.cgroup_parent, test_host.cgroup_version, leaked)
+    """After a failed residue check: end and remove what was found, so later tests start clean."""
+    boxes = [box for sb in live for box in prepared_containers(sb.status())]
+    inits = {box["init_pid"] for box in boxes}
+    for proc in hoststate.processes_of(test_host.uids):
+        if proc.pid not in inits and proc.ppid not in inits:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+    leaked = hoststate.run_cgroups(test_host.cgroup_parent, test_host.cgroup_version)
+    hoststate.remove_cgroups(
+        test_host.cgroup_parent, test_host.cgroup_version, leaked - {box["cgroup"] for box in boxes}
+    )
 
 
 @pytest.fixture(scope="session")
 def session_sandbox(test_host: TestHost, images: Images) -> Iterator[Sandbox]:
     """One launcher shared by the tests that do not need their own."""
+    mounts_before = hoststate.mounts()
     sb = Sandbox(test_host.config())
     yield sb
     sb.close()
-    problems = residue(test_host, [], set())
+    problems = residue(test_host, [], mounts_before)
     assert not problems, "after closing the last launcher:\n" + "\n".join(problems)
 
 

@@ -96,7 +96,8 @@ def test_allocating_past_the_memory_limit_is_memory_limit_with_peak_near_the_lim
 
 
 def test_memory_peak_counts_the_programs_allocation(run: RunFn) -> None:
-    result = run("alloc", "100", limits=limits(memory_bytes=256 * MIB))
+    # Generous CPU time: touching 100 MiB takes seconds in an emulated (TCG) guest.
+    result = run("alloc", "100", limits=limits(memory_bytes=256 * MIB, cpu_time_s=30, wall_time_s=60))
     assert result.verdict == Verdict.OK, result
     assert 100 * MIB <= result.memory_peak_bytes < 200 * MIB
 
@@ -104,7 +105,9 @@ def test_memory_peak_counts_the_programs_allocation(run: RunFn) -> None:
 def test_memory_peak_of_a_tiny_program_is_its_own_not_the_launchers(run: RunFn, sb: Sandbox) -> None:
     result = run("true")
     launcher_rss = rss_bytes(sb.status()["pid"])
-    assert 0 < result.memory_peak_bytes < launcher_rss / 4
+    # Not "> 0": where memory.peak cannot be reset (cgroup v2 before Linux 6.12) the peak of a
+    # program smaller than the container's preparation reads as 0.
+    assert result.memory_peak_bytes < launcher_rss / 4
 
 
 # -- output -----------------------------------------------------------------------------------------

@@ -129,8 +129,12 @@ class V2Hierarchy:
         if missing:
             raise HostError(f"cgroup v2 controllers not available: {', '.join(missing)}")
         os.makedirs(self.parent, exist_ok=True)
-        node = self.root
+        # Every cgroup from the root down to the parent itself: a run cgroup has the controllers
+        # its parent enables in cgroup.subtree_control, and no others.
+        nodes = [self.root]
         for part in os.path.relpath(self.parent, self.root).split("/"):
+            nodes.append(f"{nodes[-1]}/{part}")
+        for node in nodes:
             with open(f"{node}/cgroup.subtree_control") as f:
                 enabled = f.read().split()
             wanted = [c for c in REQUIRED if c not in enabled]
@@ -146,7 +150,6 @@ class V2Hierarchy:
                     raise HostError(
                         f"cannot enable {' '.join(wanted)} in {node}/cgroup.subtree_control: {exc}{hint}"
                     ) from exc
-            node = f"{node}/{part}"
         self._prepared = True
 
     def create(self, name: str) -> V2Cgroup:

@@ -3,7 +3,9 @@
  * backslashes, no expansion), and joined back for display.
  */
 
-export class ArgsError extends Error {}
+import { InputError } from "./input-error";
+
+export class ArgsError extends InputError {}
 
 export function splitArgs(line: string): string[] {
   const args: string[] = [];

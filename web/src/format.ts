@@ -19,7 +19,7 @@ export function formatMs(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }
 
-const VERDICT_LABELS: Record<Verdict, string> = {
+const VERDICT_LABELS: Record<Verdict | "skipped", string> = {
   ok: "OK",
   accepted: "Accepted",
   wrong_answer: "Wrong answer",
@@ -28,17 +28,37 @@ const VERDICT_LABELS: Record<Verdict, string> = {
   memory_limit: "Memory limit",
   output_limit: "Output limit",
   compile_error: "Compile error",
+  skipped: "Skipped",
 };
 
-export function verdictLabel(verdict: Verdict): string {
+export function verdictLabel(verdict: Verdict | "skipped"): string {
   return VERDICT_LABELS[verdict];
+}
+
+/** The short forms judges print in results tables. */
+const VERDICT_ABBREVIATIONS: Record<Verdict | "skipped", string> = {
+  ok: "OK",
+  accepted: "AC",
+  wrong_answer: "WA",
+  runtime_error: "RE",
+  time_limit: "TLE",
+  memory_limit: "MLE",
+  output_limit: "OLE",
+  compile_error: "CE",
+  skipped: "–",
+};
+
+export function verdictAbbreviation(verdict: Verdict | "skipped"): string {
+  return VERDICT_ABBREVIATIONS[verdict];
 }
 
 /** A colour family for the badge; the text always says the verdict too. */
 export type Tone = "good" | "bad" | "limit" | "neutral";
 
-export function verdictTone(verdict: Verdict): Tone {
+export function verdictTone(verdict: Verdict | "skipped"): Tone {
   switch (verdict) {
+    case "skipped":
+      return "neutral";
     case "ok":
     case "accepted":
       return "good";

@@ -1,5 +1,6 @@
 /** The limits a run may set, how the form shows them, and reading them back from the form. */
 import type { LimitName, Limits } from "./api/types";
+import { InputError } from "./input-error";
 
 export interface LimitField {
   name: LimitName;
@@ -18,7 +19,7 @@ export const LIMIT_FIELDS: readonly LimitField[] = [
   { name: "output_limit_kb", label: "Output", unit: "KiB", step: 1, min: 1, integer: true },
 ];
 
-export class LimitsError extends Error {}
+export class LimitsError extends InputError {}
 
 /** The limits typed in (empty fields are left out, so the language's defaults apply). */
 export function readLimits(values: Partial<Record<LimitName, string>>): Partial<Limits> {

@@ -7,6 +7,7 @@ import { parseRoute, type Route, type View } from "./route";
 import { Memory } from "./storage";
 import { TOUR } from "./tour-examples";
 import { DocView } from "./views/doc";
+import { GradingView } from "./views/grading";
 import { showError } from "./views/errors";
 import { Playground } from "./views/playground";
 import { renderTour } from "./views/tour";
@@ -26,6 +27,7 @@ let focusAfterRoute: (() => void) | null = null;
 const client = new ApiClient();
 const playground = new Playground(client, new Memory());
 const docView = new DocView(byId("doc"));
+const grading = new GradingView(byId("grading-root"), client);
 
 renderTour(byId("tour-list"), {
   client,
@@ -48,6 +50,9 @@ async function follow(route: Route): Promise<void> {
   switch (route.view) {
     case "playground":
       if (route.runId) void playground.open(route.runId);
+      break;
+    case "grading":
+      void grading.show(route.gradingId);
       break;
     case "doc":
       title = await docView.show(route.name, route.section);
@@ -84,6 +89,7 @@ async function start(): Promise<void> {
   try {
     const { languages } = await client.get<{ languages: Language[] }>("/v1/languages");
     playground.setLanguages(languages);
+    void grading.setLanguages(languages);
   } catch (error) {
     showError(byId("form-error"), error);
   }

@@ -1,8 +1,7 @@
 /** A failed request explained in the page: what happened, what to change, when to retry. */
 import { ApiError } from "../api/client";
-import { ArgsError } from "../args";
 import { h } from "../dom";
-import { LimitsError } from "../limits";
+import { InputError } from "../input-error";
 
 function lead(error: ApiError): string {
   switch (error.status) {
@@ -27,7 +26,7 @@ function lead(error: ApiError): string {
 
 /** The parts of an error message, as nodes to put in an alert. */
 export function describeError(error: unknown): Node[] {
-  if (error instanceof ArgsError || error instanceof LimitsError) return [h("p", {}, error.message)];
+  if (error instanceof InputError) return [h("p", {}, error.message)];
   if (!(error instanceof ApiError)) {
     const text = error instanceof Error ? error.message : String(error);
     return [h("p", {}, `Something went wrong in the page: ${text}`)];

@@ -14,7 +14,7 @@
 # exec'd through the host's /usr/bin/env, so that a name such as `unshare`
 # means util-linux, as it does on the host, not the busybox applet.
 #
-# The control share (mount tag "jaulactl", writable, one per run) holds:
+# The control share (mount tag "vmctl", writable, one per run) holds:
 #   config  sourced here: CMD_CGROUP, TMP_TMPFS, HOST_NAME, IMAGES ("serial
 #           path" lines)
 #   cmd     sourced here by the command's process: cd, exec env -i ... CMD
@@ -24,12 +24,12 @@
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
-RUN=/run/jaula-vm          # inside the new root
+RUN=/run/vm-guest          # inside the new root
 NEW=/newroot               # where stage 1 builds it
 
 say() { echo "jaula-vm: $*" >/dev/console 2>/dev/null || echo "jaula-vm: $*"; }
 
-# Steps with the guest's uptime, on the console, when booted with jaula.trace
+# Steps with the guest's uptime, on the console, when booted with vmguest.trace
 # (run-in-guest.sh --debug).
 TRACE=0
 trace() {
@@ -70,7 +70,7 @@ stage1() {
 	mount -t proc proc /proc || die "mount /proc"
 	mount -t sysfs sysfs /sys || die "mount /sys"
 	mount -t devtmpfs devtmpfs /dev || die "mount /dev"
-	grep -qw jaula.trace /proc/cmdline && TRACE=1
+	grep -qw vmguest.trace /proc/cmdline && TRACE=1
 	trace "stage 1"
 
 	# Modules, in dependency order (computed on the host at build time).
@@ -87,7 +87,7 @@ stage1() {
 	mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose \
 		hostroot /mnt/host || die "mount host root (9p)"
 	mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=512000 \
-		jaulactl /mnt/ctl || die "mount control share (9p)"
+		vmctl /mnt/ctl || die "mount control share (9p)"
 	# shellcheck source=/dev/null
 	. /mnt/ctl/config || die "read config"
 	trace "9p mounted"
@@ -148,12 +148,12 @@ stage1() {
 
 stage2() {
 	cd / || die "cd /"
-	grep -qw jaula.trace /proc/cmdline && TRACE=1
+	grep -qw vmguest.trace /proc/cmdline && TRACE=1
 	trace "stage 2"
 	# shellcheck source=/dev/null
 	. "$RUN/ctl/config" || die "read config"
-	out=$(vport jaula.stdout) || die "no stdout port"
-	err=$(vport jaula.stderr) || die "no stderr port"
+	out=$(vport vmguest.stdout) || die "no stdout port"
+	err=$(vport vmguest.stderr) || die "no stderr port"
 
 	# Optionally run the command in a non-root cgroup (what a systemd host with
 	# Delegate=yes gives a service), with every controller enabled on the way.

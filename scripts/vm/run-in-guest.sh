@@ -514,7 +514,7 @@ start_qemu() {
 	local cmdline=$GUEST_CMDLINE kernel_image=$kernel_dir/vmlinux
 	[[ -f $kernel_image ]] || kernel_image=$kernel_dir/vmlinuz
 	if ((debug)); then
-		cmdline="${cmdline/quiet loglevel=4/loglevel=7} jaula.trace"
+		cmdline="${cmdline/quiet loglevel=4/loglevel=7} vmguest.trace"
 	fi
 	# QEMU 7.2's TCG finds translated code by virtual address: with the same
 	# layout in every process, libc & co are translated once, not per exec.
@@ -546,14 +546,14 @@ start_qemu() {
 		-fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap"
 		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
 		-fsdev "local,id=ctl,path=$run_dir/ctl,security_model=none"
-		-device virtio-9p-pci,fsdev=ctl,mount_tag=jaulactl
+		-device virtio-9p-pci,fsdev=ctl,mount_tag=vmctl
 		# CMD's stdout and stderr: raw virtio-serial ports (not ttys, so no
 		# CR/LF translation) into the FIFOs.
 		-device virtio-serial-pci
 		-chardev "file,id=out,path=$run_dir/stdout"
-		-device virtserialport,chardev=out,name=jaula.stdout
+		-device virtserialport,chardev=out,name=vmguest.stdout
 		-chardev "file,id=err,path=$run_dir/stderr"
-		-device virtserialport,chardev=err,name=jaula.stderr
+		-device virtserialport,chardev=err,name=vmguest.stderr
 	)
 	local i
 	for i in "${!image_disks[@]}"; do

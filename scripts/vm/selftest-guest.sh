@@ -156,7 +156,7 @@ check "image keeps hard links" sh -c "[ \"\$(stat -c %i $image_dir/hello.txt)\" 
 # The root is the host's, over 9p, under a tmpfs overlay: a sandbox overlay on
 # top of it stacks two overlays (the kernel allows two).
 overlay_check "the root (overlay over 9p)" /usr/share/doc/busybox-static copyright
-overlay_check "the raw 9p share" /run/jaula-vm/hostroot/usr/share/doc/busybox-static copyright
+overlay_check "the raw 9p share" /run/vm-guest/hostroot/usr/share/doc/busybox-static copyright
 
 # -- the host's userland ----------------------------------------------------
 

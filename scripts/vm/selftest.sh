@@ -91,10 +91,10 @@ expect "command runs in the given cgroup, controllers enabled above it" \
 cpuset cpu io memory pids" "$got"
 
 echo "# 4. --timeout kills the guest and leaves nothing behind"
-"$RUN" "${vm_opts[@]}" --timeout 3 -- sleep 600 >"$work/out" 2>"$work/err" &
+"$RUN" "${vm_opts[@]}" --timeout 10 -- sleep 600 >"$work/out" 2>"$work/err" &
 runner=$!
 qemu=""
-for ((i = 0; i < 100; i++)); do
+while kill -0 "$runner" 2>/dev/null; do
 	qemu=$(pgrep -P "$runner" -x qemu-system-x86 || true)
 	[[ -z $qemu ]] || break
 	sleep 0.05

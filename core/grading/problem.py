@@ -287,10 +287,15 @@ class _Loader:
         self.languages = languages
         self.issues: list[Issue] = []
         self.lines: dict[KeyPath, int] = {}
+        self.raw: dict[str, Any] = {}
+        """problem.toml as parsed, before its checks (empty if it did not parse)."""
 
     def load(self) -> Problem:
         table = self._parse()
         if table is None:
+            # Still look at the test cases, so that every issue is reported at once.
+            if isinstance(tests_dir := self.raw.get("tests_dir", "tests"), str):
+                self._tests(tests_dir)
             raise ProblemError(self.directory, self.issues)
         tests = self._tests(table.tests_dir)
         subtasks = self._subtasks(table, tests)
@@ -344,6 +349,7 @@ class _Loader:
             self._issue(message, file=PROBLEM_FILE, line=int(position.group(1)) if position else None)
             return None
         self.lines = key_lines(text)
+        self.raw = data
         try:
             return _ProblemTable.model_validate(data)
         except ValidationError as exc:

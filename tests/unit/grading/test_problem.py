@@ -281,3 +281,12 @@ def test_problem_toml_must_exist_and_be_text(make_problem: MakeProblem) -> None:
     assert issue.startswith("problem.toml: not UTF-8 text")
     (directory / "problem.toml").unlink()
     assert issues(directory) == ["problem.toml: missing: a problem is a directory with a problem.toml"]
+
+
+def test_test_files_are_checked_even_when_problem_toml_is_not_valid(make_problem: MakeProblem) -> None:
+    directory = make_problem('name = "p"\n[limits]\ncpu_time_s = 0\n', {})
+    (directory / "tests" / "1.in").write_text("1\n")
+    assert issues(directory) == [
+        "problem.toml:3: limits.cpu_time_s: input should be greater than 0 (it is 0)",
+        "tests/1.in: has no expected output 1.out beside it",
+    ]

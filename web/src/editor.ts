@@ -10,7 +10,11 @@ import { Annotation, Compartment, EditorState, Prec } from "@codemirror/state";
 import { EditorView, keymap } from "@codemirror/view";
 import { basicSetup } from "codemirror";
 import { indentUnit } from "@codemirror/language";
+import { oneDark } from "@codemirror/theme-one-dark";
 import { describeLanguage, indentFor } from "./editor-languages";
+
+/** The page follows the system's colour scheme; so does the editor's theme. */
+const darkMode = typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: dark)") : null;
 
 /** Marks changes made by the page itself (loading a file), as opposed to typing. */
 const loaded = Annotation.define<boolean>();
@@ -29,6 +33,7 @@ export class CodeEditor {
   private readonly view: EditorView;
   private readonly syntax = new Compartment();
   private readonly indent = new Compartment();
+  private readonly theme = new Compartment();
   private languageToken = 0;
 
   constructor(options: EditorOptions) {
@@ -52,6 +57,7 @@ export class CodeEditor {
           keymap.of([indentWithTab]),
           this.syntax.of([]),
           this.indent.of(indentUnit.of("    ")),
+          this.theme.of(darkMode?.matches ? oneDark : []),
           EditorView.contentAttributes.of({
             "aria-labelledby": options.labelledBy,
             "aria-describedby": "editor-help",
@@ -63,6 +69,13 @@ export class CodeEditor {
           }),
         ],
       }),
+    });
+    this.followColorScheme();
+  }
+
+  private followColorScheme(): void {
+    darkMode?.addEventListener("change", (event) => {
+      this.view.dispatch({ effects: this.theme.reconfigure(event.matches ? oneDark : []) });
     });
   }
 

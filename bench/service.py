@@ -3,8 +3,10 @@
     sudo .venv/bin/python bench/service.py [--jobs 1000] [--latency-runs 200] [--json FILE]
 
 Measures, one after the other on the same machine:
-  1. anchor: bare `/usr/bin/python3 -c 'print(1)'` spawns per second on the host, one spawning
-     loop per core (the physical limit for Python hello-world jobs here);
+  1. anchors: bare `/usr/bin/python3 -c 'print(1)'` spawns per second on the host, one spawning
+     loop per core (the physical limit for Python hello-world jobs here), and the same program
+     run straight through core.execution and the sandbox, one thread per core (the sandbox's
+     cost without any service around it);
   2. throughput: Python hello-world jobs through the whole service (HTTP POST -> database ->
      Celery/Redis -> worker -> sandbox -> database), submitted by concurrent clients faster than
      they complete, counted as they finish (the workers' announcements on Redis), then checked;
@@ -28,39 +30,54 @@ import socket
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import redis
 
+from core import execution
 from core.cli.up import Service
 from core.config import Settings
+from core.languages import catalogue
 from core.queue import FINISHED_CHANNEL
 
 HOST_PYTHON = "/usr/bin/python3"
 HELLO = {"language": "python", "source": "print('hello')"}
 
 
-def spawn_rate(seconds: float, loops: int) -> float:
-    """Bare `python3 -c 'print(1)'` runs per second, `loops` spawning loops in parallel."""
-    counts = [0] * loops
-    deadline = time.monotonic() + seconds
-
-    def loop(index: int) -> None:
-        while time.monotonic() < deadline:
-            subprocess.run([HOST_PYTHON, "-c", "print(1)"], stdout=subprocess.DEVNULL, check=True)
-            counts[index] += 1
-
-    threads = [threading.Thread(target=loop, args=(i,)) for i in range(loops)]
+def spawn_rate(runs_per_loop: int, loops: int) -> float:
+    """Bare `python3 -c 'print(1)'` runs per second, `loops` shell loops spawning in parallel
+    (a shell forks for a few tens of microseconds: the figure is Python's own start-up)."""
+    script = f'i=0; while [ $i -lt {runs_per_loop} ]; do {HOST_PYTHON} -c "print(1)"; i=$((i+1)); done'
     start = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(counts) / (time.monotonic() - start)
+    shells = [subprocess.Popen(["/bin/sh", "-c", script], stdout=subprocess.DEVNULL) for _ in range(loops)]
+    for shell in shells:
+        if shell.wait() != 0:
+            raise RuntimeError("the bare python3 loop failed")
+    return runs_per_loop * loops / (time.monotonic() - start)
+
+
+def sandbox_rate(settings: Settings, runs_per_slot: int, slots: int) -> float:
+    """Python hello-world runs per second straight through core.execution (the sandbox, no
+    service around it), one thread per slot as in the worker: the service's own ceiling."""
+    language = catalogue().get("python")
+    files = {language.source_file: HELLO["source"].encode()}
+
+    def slot() -> None:
+        for _ in range(runs_per_slot):
+            done = execution.execute(language, files, settings=settings)
+            if done.result.stdout != b"hello\n":
+                raise RuntimeError(f"sandbox run failed: {done.result}")
+
+    with ThreadPoolExecutor(slots) as pool:
+        slot()  # warm: start this thread's launcher
+        start = time.monotonic()
+        for future in [pool.submit(slot) for _ in range(slots)]:
+            future.result()
+    return runs_per_slot * slots / (time.monotonic() - start)
 
 
 class Finished:
@@ -203,13 +220,15 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16, help="clients submitting at once")
     parser.add_argument("--latency-runs", type=int, default=200)
-    parser.add_argument("--spawn-seconds", type=float, default=5.0)
+    parser.add_argument("--spawns", type=int, default=500, help="bare python3 runs per core")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
     cores = os.cpu_count() or 1
-    bare = spawn_rate(args.spawn_seconds, cores)
+    bare = spawn_rate(args.spawns, cores)
     print(f"anchor  bare {HOST_PYTHON} -c 'print(1)': {bare:.0f} spawns/s on {cores} cores")
+    direct = sandbox_rate(Settings(), args.spawns // 2, cores)
+    print(f"anchor  sandbox alone (core.execution, {cores} threads): {direct:.0f} runs/s")
 
     with tempfile.TemporaryDirectory(prefix="jaula-bench-") as data_dir:
         settings = Settings(
@@ -245,10 +264,12 @@ def main() -> None:
         f"ratio   throughput / bare spawn rate = {ratio:.0%} (one per POST), "
         f"{batched_ratio:.0%} (batches)   (target >= 50%)"
     )
+    print(f"ratio   throughput / sandbox alone = {put['jobs_per_s'] / direct:.0%} (the service's cost)")
     print(f"target  p50 latency <= 25 ms: {'met' if lat['p50_ms'] <= 25 else 'not met'}")
     figures = {
         "cores": cores,
         "bare_spawns_per_s": bare,
+        "sandbox_alone_runs_per_s": direct,
         "throughput": put,
         "throughput_batched": batched,
         "latency": lat,

@@ -20,6 +20,9 @@ export interface RenderedDoc {
 
 const VIRTUAL_ID = "virtual:docs";
 const RESOLVED_ID = "\0" + VIRTUAL_ID;
+/** Only the names of the pages, small enough for the main bundle (to link only what exists). */
+const NAMES_ID = "virtual:doc-names";
+const RESOLVED_NAMES_ID = "\0" + NAMES_ID;
 
 export function slugify(text: string): string {
   return text
@@ -70,10 +73,15 @@ export function renderDoc(markdown: string, name: string, known: ReadonlySet<str
   return { title: title || "Documentation", html };
 }
 
-export function renderDocs(directory: string): Record<string, RenderedDoc> {
-  const names = readdirSync(directory)
+export function docNames(directory: string): string[] {
+  return readdirSync(directory)
     .filter((file) => file.endsWith(".md"))
-    .map((file) => basename(file, ".md"));
+    .map((file) => basename(file, ".md"))
+    .sort();
+}
+
+export function renderDocs(directory: string): Record<string, RenderedDoc> {
+  const names = docNames(directory);
   const known = new Set(names);
   const docs: Record<string, RenderedDoc> = {};
   for (const name of names.sort()) {
@@ -86,9 +94,11 @@ export function docsPlugin(directory: string): Plugin {
   return {
     name: "jaula-docs",
     resolveId(id) {
-      return id === VIRTUAL_ID ? RESOLVED_ID : null;
+      if (id === VIRTUAL_ID) return RESOLVED_ID;
+      return id === NAMES_ID ? RESOLVED_NAMES_ID : null;
     },
     load(id) {
+      if (id === RESOLVED_NAMES_ID) return `export default ${JSON.stringify(docNames(directory))};`;
       if (id !== RESOLVED_ID) return null;
       for (const file of readdirSync(directory)) this.addWatchFile(join(directory, file));
       return `export default ${JSON.stringify(renderDocs(directory))};`;

@@ -18,6 +18,7 @@ import {
 } from "../api/gradings";
 import { isFinal, sleep } from "../api/runs";
 import type { Language } from "../api/types";
+import docNames from "virtual:doc-names";
 import { h } from "../dom";
 import { formatBytes, formatMs, statusLabel, verdictAbbreviation, verdictLabel, verdictTone } from "../format";
 import { InputError } from "../input-error";
@@ -110,7 +111,14 @@ export class GradingView {
           this.archiveInput,
           h("label", { for: "problem-folder" }, "or a folder"),
           this.folderInput,
-          h("p", { class: "hint" }, "problem.toml, and tests/NAME.in with NAME.out; see ", h("a", { href: formatRoute({ view: "doc", name: "grading", section: null }) }, "grading"), "."),
+          h(
+            "p",
+            { class: "hint" },
+            "problem.toml, and tests/NAME.in with NAME.out",
+            ...(docNames.includes("grading")
+              ? ["; see ", h("a", { href: formatRoute({ view: "doc", name: "grading", section: null }) }, "the problem format"), "."]
+              : ["."]),
+          ),
         ),
       ),
       h(

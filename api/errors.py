@@ -1,18 +1,23 @@
 """Errors as the API answers them: a status, one readable sentence, and headers when they help.
 
 Every error body is `{"detail": "...", "errors": [...]}` (schemas.ErrorPublic). Validation errors
-from FastAPI are rewritten into the same shape, one line per invalid field.
+from FastAPI are rewritten into the same shape, one line per invalid field; an unreachable
+database is a 503 with Retry-After, and a bug a 500 that says so, both in the same shape.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -89,7 +94,22 @@ async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_body(detail), exc.status_code, headers=exc.headers)
 
 
+async def _on_database_down(_request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", exc)
+    detail = "The database is unreachable right now; nothing was lost. Try again in a few seconds."
+    return JSONResponse(_body(detail), status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
+
+
+async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("internal error", exc_info=exc)
+    detail = "Internal error: this is a bug in the server, not in the request; it has been logged."
+    return JSONResponse(_body(detail), status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    # A lost connection or an unreachable server (not a bad query, which is a bug): 503.
+    app.add_exception_handler(sqlalchemy.exc.OperationalError, _on_database_down)
+    app.add_exception_handler(Exception, _on_unexpected)

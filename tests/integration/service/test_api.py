@@ -392,6 +392,17 @@ def test_health_reports_each_part(api: ApiServer) -> None:
     }
 
 
+def test_an_unreachable_database_is_a_503_that_says_so(api_factory: ApiFactory) -> None:
+    api = api_factory(database_url="sqlite:////nonexistent-dir/jaula.db")
+    with api.client() as client:
+        read = client.get(f"/v1/runs/{uuid.uuid4()}")
+        submitted = client.post("/v1/runs", json=HELLO)
+    for response in (read, submitted):
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        assert response.json()["detail"].startswith("The database is unreachable right now")
+
+
 def test_health_reports_a_dead_broker(api_factory: ApiFactory) -> None:
     from tests.integration.service.conftest import free_port
 

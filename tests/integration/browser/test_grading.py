@@ -150,3 +150,17 @@ def test_mistakes_are_explained_before_sending(page: Page) -> None:
     page.get_by_label("Upload a problem").check()
     grade.click()
     expect(error).to_contain_text("choose an archive or a folder")
+
+
+def test_a_grading_can_be_cancelled(page: Page) -> None:
+    open_grading(page)
+    page.get_by_role("button", name="Add example solutions for A + B").click()
+    page.get_by_role("button", name="Grade", exact=True).click()
+    cancel = page.get_by_role("button", name="Cancel")
+    cancel.click()
+    wait_until_finished(page)
+    expect(page.locator("#grading-status")).to_have_attribute("data-status", "cancelled")
+    expect(page.locator("#grading-status")).to_contain_text("Cancelled")
+    expect(cancel).to_have_count(0)  # nothing left to cancel
+    # What had not run yet never will: some tests have no verdict.
+    assert page.locator("#grading-table td.pending").count() > 0

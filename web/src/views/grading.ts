@@ -299,15 +299,28 @@ export class GradingView {
     this.progress.max = Math.max(1, progress.tests);
     this.progress.value = progress.tests_finished;
     this.progress.setAttribute("aria-valuetext", `${progress.tests_finished} of ${progress.tests} tests`);
-    this.status.textContent =
+    const text =
       `${grading.problem.title}: ${statusLabel(grading.status)} — ` +
       `${progress.submissions_finished} of ${progress.submissions} solutions, ${progress.tests_finished} of ${progress.tests} tests.`;
+    // A live region speaks on every change: change it only when there is news.
+    if (this.status.textContent !== text) this.status.textContent = text;
     this.status.dataset["status"] = grading.status;
     this.renderActions(grading);
+    // Keep open what the reader opened while the table is refreshed.
+    const open = new Set(
+      Array.from(this.results.querySelectorAll<HTMLElement>("tr[data-label]:has(details[open])"), (row) => row.dataset["label"]),
+    );
     this.results.replaceChildren(resultsTable(grading));
+    for (const row of this.results.querySelectorAll<HTMLElement>("tr[data-label]")) {
+      if (open.has(row.dataset["label"])) row.querySelector("details")?.setAttribute("open", "");
+    }
   }
 
   private renderActions(grading: Grading): void {
+    // Rebuilt only when they change, so that focus on Cancel survives the polling.
+    const key = `${grading.id}:${isFinal(grading.status)}`;
+    if (this.actions.dataset["key"] === key) return;
+    this.actions.dataset["key"] = key;
     const path = gradingPath(grading.id);
     const csv = h("a", { href: `${path}/report.csv`, download: `grading-${grading.id}.csv`, id: "grading-csv" }, "Download CSV");
     const json = h("a", { href: `${path}/report.json`, download: `grading-${grading.id}.json` }, "JSON");

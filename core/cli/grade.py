@@ -99,7 +99,9 @@ def register(app: typer.Typer) -> None:
         try:
             problem = load_problem(problem_dir, languages)
         except ProblemError as exc:
-            raise typer.BadParameter(str(exc), param_hint="PROBLEM_DIR") from exc
+            # One issue per line, each with its file and line: plain text reads best here.
+            typer.echo(f"jaula grade: {exc}", err=True)
+            raise typer.Exit(2) from exc
         entries = [
             (label, _language(path, lang, languages), path.read_bytes())
             for label, path in zip(labels(solutions), solutions, strict=True)

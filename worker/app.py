@@ -25,10 +25,12 @@ app.conf.update(
 
 
 @signals.worker_ready.connect
-def _start_maintenance(**_: Any) -> None:
+def _start_maintenance(sender: Any = None, **_: Any) -> None:
     from worker.maintenance import start
 
-    start(settings, app)
+    # The pool's real size: `--concurrency` on the command line wins over the setting.
+    slots = getattr(getattr(sender, "controller", None), "concurrency", None)
+    start(app, slots=slots or settings.worker_concurrency)
 
 
 @signals.worker_shutdown.connect

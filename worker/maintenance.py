@@ -26,7 +26,6 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import jobs
-from core.config import Settings
 from core.queue import HEARTBEAT_TTL_S, RECONCILER_LOCK, Heartbeat, queue_depth, send_runs
 from worker.execute import Context, context
 from worker.selfcheck import sandbox_self_check
@@ -37,10 +36,12 @@ _stop = threading.Event()
 _thread: threading.Thread | None = None
 
 
-def start(settings: Settings, app: Celery) -> None:
+def start(app: Celery, *, slots: int) -> None:
     global _thread
     _stop.clear()
-    _thread = threading.Thread(target=_loop, args=(context(), app), name="jaula-maintenance", daemon=True)
+    _thread = threading.Thread(
+        target=_loop, args=(context(), app, slots), name="jaula-maintenance", daemon=True
+    )
     _thread.start()
 
 
@@ -50,12 +51,12 @@ def stop() -> None:
         _thread.join(timeout=10)
 
 
-def _loop(ctx: Context, app: Celery) -> None:
+def _loop(ctx: Context, app: Celery, slots: int) -> None:
     ok, detail = sandbox_self_check(ctx)
     log.info("sandbox self-check: %s", detail)
     beat = Heartbeat(
         worker=ctx.name,
-        slots=ctx.settings.worker_concurrency,
+        slots=slots,
         sandbox_ok=ok,
         sandbox_detail=detail,
     )

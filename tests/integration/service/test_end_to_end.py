@@ -177,6 +177,7 @@ def test_health_is_ready_with_a_worker(stack: Stack) -> None:
         health = client.get("/healthz")
     assert health.status_code == 200
     assert health.json()["sandbox"]["ok"] is True
+    assert health.json()["workers"]["detail"] == "1 worker(s), 2 sandbox slot(s)"
 
 
 def test_worker_log_has_no_errors(stack: Stack) -> None:

@@ -21,7 +21,7 @@ readonly CACHE_DIR=${JAULA_VM_CACHE:-/var/cache/jaula-vm}
 # A Debian kernel image package (meta or versioned). The generic flavour, not
 # cloud-amd64: Debian's cloud kernels are built without 9p (CONFIG_NET_9P is
 # not set), and we need 9p to share the host's root (virtiofsd is not packaged
-# for bookworm). linux-image-6.12-amd64 gives the bookworm-backports 6.12.
+# for bookworm). linux-image-6.12-amd64 gives 6.12 (bookworm-security has it).
 readonly DEFAULT_KERNEL=linux-image-amd64
 # Guest modules; their dependencies are added, built-in ones are skipped.
 readonly GUEST_MODULES=(virtio_pci virtio_blk virtio_console 9pnet_virtio 9p
@@ -106,7 +106,7 @@ now() { date +%s.%N; }
 # Seconds between two `now` stamps, one decimal place.
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
-# POSIX single-quoting, for the command script that the guest's /bin/sh runs.
+# POSIX single-quoting, for the files that the guest's shell sources.
 shquote() {
 	local s=${1//\'/\'\\\'\'}
 	printf "'%s'" "$s"
@@ -195,16 +195,28 @@ sweep_stale() {
 # which initramfs builds take modules), the kernel (vmlinux or vmlinuz) and kver.
 ensure_kernel() {
 	local image=$kernel_pkg version="" key dep i
-	# Meta packages (linux-image-amd64 -> linux-image-6.12-amd64 -> ...)
-	# depend on the next linux-image-*; the real image depends on none.
-	for ((i = 0; i < 5; i++)); do
-		dep=$(apt-cache depends "$image" 2>/dev/null |
-			awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }') || true
-		[[ -n $dep ]] || break
-		image=$dep
-	done
-	version=$(apt-cache show --no-all-versions "$image" 2>/dev/null |
-		awk '$1 == "Version:" { print $2; exit }') || true
+	# What the request resolves to is remembered until the package lists
+	# change (apt-cache takes seconds on a busy machine).
+	local resolved=$CACHE_DIR/kernel/$kernel_pkg.resolved
+	if [[ -f $resolved && $resolved -nt /var/lib/apt/lists ]]; then
+		read -r image version <"$resolved" || true
+	else
+		# Meta packages (linux-image-amd64 -> linux-image-6.12-amd64 -> ...)
+		# depend on the next linux-image-*; the real image depends on none.
+		for ((i = 0; i < 5; i++)); do
+			dep=$(apt-cache depends "$image" 2>/dev/null |
+				awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }') || true
+			[[ -n $dep ]] || break
+			image=$dep
+		done
+		version=$(apt-cache show --no-all-versions "$image" 2>/dev/null |
+			awk '$1 == "Version:" { print $2; exit }') || true
+		if [[ -n $version ]]; then
+			mkdir -p "$CACHE_DIR/kernel"
+			printf '%s %s\n' "$image" "$version" >"$resolved.tmp"
+			mv "$resolved.tmp" "$resolved"
+		fi
+	fi
 	if [[ -z $version ]]; then
 		# No package lists (or no network): fall back on the newest cached one.
 		local req
@@ -585,12 +597,18 @@ stop_qemu() {
 }
 
 # Wait for the relays: they end when QEMU (gone by now) has closed the FIFOs,
-# and then all of CMD's output is out. $1=kill: QEMU may never have opened
-# the FIFOs (it failed or was killed early); then nothing would end them.
+# and then all of CMD's output is out. A relay whose FIFO QEMU never opened
+# (it failed to start) is still blocked opening it: an open of ours (read-
+# write, which never blocks) and close lets it see the end of the stream.
+# $1=kill (on timeout or signal): do not wait for output that may be stuck.
 stop_relays() {
-	local pid
+	local pid fifo
 	if [[ ${1:-} == kill ]]; then
 		for pid in "${relay_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	elif [[ -n $run_dir ]]; then
+		for fifo in "$run_dir/stdout" "$run_dir/stderr"; do
+			if [[ -p $fifo ]]; then : <>"$fifo"; fi
+		done
 	fi
 	for pid in "${relay_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 	relay_pids=()
@@ -650,6 +668,7 @@ main() {
 	for d in "${image_dirs[@]}"; do
 		[[ -d $d ]] || die "--image-dir $d: not a directory"
 		d=$(realpath -- "$d")
+		[[ $d != *$'\n'* && $d != / ]] || die "--image-dir: unusable path $d"
 		image_paths+=("$d")
 		ensure_image "$d"
 		image_disks+=("$image_file")

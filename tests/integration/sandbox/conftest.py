@@ -143,6 +143,11 @@ def clean_up(test_host: TestHost, live: list[Sandbox]) -> None:
     )
 
 
+def watched_paths(images: Images) -> list[str]:
+    """Host paths a mount leaked by the sandbox would name (besides the state directory)."""
+    return [images.busybox, images.c_layer, str(test_images.DEFAULT_CACHE)]
+
+
 @pytest.fixture(scope="session")
 def session_sandbox(test_host: TestHost, images: Images) -> Iterator[Sandbox]:
     """One launcher shared by the tests that do not need their own."""
@@ -150,16 +155,16 @@ def session_sandbox(test_host: TestHost, images: Images) -> Iterator[Sandbox]:
     sb = Sandbox(test_host.config())
     yield sb
     sb.close()
-    problems = residue(test_host, [], mounts_before)
+    problems = residue(test_host, [], mounts_before, watched_paths(images))
     assert not problems, "after closing the last launcher:\n" + "\n".join(problems)
 
 
 @pytest.fixture(autouse=True)
-def check_residue(test_host: TestHost, session_sandbox: Sandbox) -> Iterator[None]:
+def check_residue(test_host: TestHost, images: Images, session_sandbox: Sandbox) -> Iterator[None]:
     """After every test: nothing of a finished run is left (processes, cgroups, mounts, files)."""
     before = hoststate.mounts()
     yield
-    problems = residue(test_host, [session_sandbox], before)
+    problems = residue(test_host, [session_sandbox], before, watched_paths(images))
     if problems:
         clean_up(test_host, [session_sandbox])
         pytest.fail("residue after the test:\n" + "\n".join(problems), pytrace=False)

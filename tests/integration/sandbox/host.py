@@ -179,13 +179,14 @@ def mounts_mentioning(table: Iterable[Mount], paths: Iterable[str]) -> list[Moun
 
 
 def state_leftovers(state_dir: Path) -> list[str]:
-    """What the state directory holds beyond lock files (launchers/*.lock, uids/*.lock) and empty
-    directories (mount points such as stage/, used only inside the containers' namespaces)."""
+    """What the state directory holds beyond its lock files (launchers/*.lock, uids/*.lock) and
+    its top-level directories (the launcher's, and mount points used only inside containers).
+    Leftover files are listed, and so are empty directories below the top level."""
     left = []
     for path in sorted(state_dir.rglob("*")):
         rel = path.relative_to(state_dir)
         if path.is_dir() and not path.is_symlink():
-            if rel.parts[0] in ("launchers", "uids") or not any(path.iterdir()):
+            if len(rel.parts) == 1 or any(path.iterdir()):
                 continue
         elif len(rel.parts) == 2 and rel.parts[0] in ("launchers", "uids") and rel.suffix == ".lock":
             continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -120,8 +120,17 @@ def prepared_containers(status: dict[str, Any]) -> list[dict[str, Any]]:
     return [*status.get("preparing", []), *status.get("lent", [])]
 
 
-def residue(test_host: TestHost, live: list[Sandbox], mounts_before: set[hoststate.Mount]) -> list[str]:
-    """What the sandbox left on the host beyond the prepared containers of `live` launchers."""
+def residue(
+    test_host: TestHost,
+    live: list[Sandbox],
+    mounts_before: set[hoststate.Mount],
+    watched_paths: Sequence[str] = (),
+) -> list[str]:
+    """What the sandbox left on the host beyond the prepared containers of `live` launchers.
+
+    A new mount counts when it names the state directory (the containers' staging mount point is
+    there) or one of `watched_paths` (image layers): other tools on a shared machine may mount
+    things meanwhile."""
     allowed_cgroups: set[str] = set()
     allowed_inits: set[int] = set()
     live_uids: set[int] = set()
@@ -142,7 +151,7 @@ def residue(test_host: TestHost, live: list[Sandbox], mounts_before: set[hoststa
     ):
         problems.append(f"cgroup left behind: {test_host.cgroup_parent}/{name}")
     new_mounts = hoststate.mounts() - mounts_before
-    for mount in hoststate.mounts_mentioning(new_mounts, [str(test_host.state_dir), "jaula"]):
+    for mount in hoststate.mounts_mentioning(new_mounts, [str(test_host.state_dir), *watched_paths]):
         problems.append(f"mount left behind in the host's namespace: {mount}")
     for path in hoststate.state_leftovers(test_host.state_dir):
         problems.append(f"file left behind in the state directory: {path}")

@@ -517,10 +517,13 @@ def test_closing_a_launcher_removes_everything_it_made(
     assert not cgroups_of_launcher()
 
 
-def test_residue_check_reports_a_leaked_cgroup_and_process(test_host: TestHost, sb: Sandbox) -> None:
-    """The check itself: a cgroup no live launcher owns, and a process in the suite's uid range
-    outside any prepared container, are both reported."""
-    sb.status()  # started before the fake leak: a starting launcher would reclaim it
+def test_residue_check_reports_a_leaked_cgroup_process_mount_and_file(
+    test_host: TestHost, sb: Sandbox
+) -> None:
+    """The check itself: a cgroup no live launcher owns, a process in the suite's uid range outside
+    any prepared container, a mount on the staging mount point, a stray state file: all reported."""
+    sb.status()  # started before the fake leaks: a starting launcher would reclaim the cgroup
+    before = hoststate.mounts()
     leaked = "999999-1"
     made = []
     for parent in hoststate.cgroup_parent_dirs(test_host.cgroup_parent, test_host.cgroup_version):
@@ -529,14 +532,21 @@ def test_residue_check_reports_a_leaked_cgroup_and_process(test_host: TestHost, 
         made.append(parent / leaked)
     stray_uid = test_host.uid_range[1] - 1
     stray = subprocess.Popen(["sleep", "1000"], user=stray_uid, group=stray_uid)
+    mount_point = test_host.state_dir / "stage"
+    stray_file = test_host.state_dir / "stage" / "leftover"
+    subprocess.run(["mount", "-t", "tmpfs", "leak", str(mount_point)], check=True)
     try:
+        stray_file.write_text("x")  # on the tmpfs: it goes with it
         hoststate.wait_until(lambda: bool(hoststate.processes_of([stray_uid])), what="the stray process")
-        problems = residue(test_host, [sb], hoststate.mounts())
+        problems = residue(test_host, [sb], before)
     finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
         stray.kill()
         stray.wait()
         for path in made:
             path.rmdir()
     assert f"cgroup left behind: {test_host.cgroup_parent}/{leaked}" in problems
     assert any(p.startswith(f"process left behind: pid {stray.pid} ") for p in problems), problems
-    assert len(problems) == 2, problems
+    assert any(p.startswith("mount left behind") and str(mount_point) in p for p in problems), problems
+    assert "file left behind in the state directory: stage/leftover" in problems
+    assert len(problems) == 4, problems

@@ -102,11 +102,20 @@ export const TOUR: readonly TourExample[] = [
     id: "memory-bomb",
     title: "A memory bomb",
     explanation:
-      "The memory cgroup caps the whole run (with no swap to spill into): the doubling string hits the limit and the kernel kills the run, which ends memory_limit.",
+      "The memory cgroup caps the whole run, with no swap to spill into: the list grows until the run reaches its limit and the kernel kills it, which ends memory_limit.",
     mechanism: "memory cgroup",
     section: "cgroups",
-    language: "bash",
-    steps: [{ label: "Run", code: "s=x\nwhile true; do\n  s=$s$s\n  echo ${#s} bytes\ndone\n" }],
+    language: "python",
+    steps: [
+      {
+        label: "Run",
+        code:
+          "chunks = []\n" +
+          "while True:\n" +
+          "    chunks.append(bytearray(16 * 1024 * 1024))  # 16 MiB, every byte written\n" +
+          '    print(len(chunks) * 16, "MiB", flush=True)\n',
+      },
+    ],
   },
   {
     id: "fork-bomb",
@@ -120,8 +129,10 @@ export const TOUR: readonly TourExample[] = [
       {
         label: "Run",
         code:
-          "bomb() { bomb | bomb & }\nbomb\n" +
-          "SECONDS=0; while (( SECONDS < 2 )); do :; done   # let it grow\n" +
+          "mkfifo /tmp/nap   # something to wait on that needs no fork\n" +
+          "bomb() { bomb | bomb & }\n" +
+          "bomb\n" +
+          "read -t 1 <> /tmp/nap   # let it grow for a second\n" +
           "pids=(/proc/[0-9]*)\n" +
           'echo "processes alive now: ${#pids[@]}"\n',
       },

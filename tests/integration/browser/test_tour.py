@@ -79,7 +79,7 @@ def test_the_bombs_are_stopped_by_cgroups(page: Page) -> None:
     expect(memory.locator("[data-verdict]")).to_have_attribute("data-verdict", "memory_limit")
     fork = run_step(page, "fork-bomb")
     alive = int(stdout(fork).rsplit(":", 1)[1])
-    assert alive <= 64 + 4  # the pids limit, plus the init and the shell outside the bomb
+    assert 10 < alive <= 64 + 4  # about the pids limit (/proc also lists the container's init)
     expect(fork.locator("[data-output=stderr]")).to_contain_text("fork")
 
 

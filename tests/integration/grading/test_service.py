@@ -7,6 +7,9 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
+import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,3 +243,25 @@ def test_a_grading_survives_a_killed_worker(stack: Stack) -> None:
     assert state["status"] == "done"
     assert [(s["status"], s["score"]) for s in state["submissions"]] == [("done", 8)] * 6
     assert "requeued" in stack.worker.log()
+
+
+def test_jaula_grade_against_the_server(stack: Stack, tmp_path: Path) -> None:
+    solutions = [SUBMISSIONS / "fibonacci" / name for name in ("fast.cpp", "naive.py")]
+    gradebook = tmp_path / "grades.csv"
+    jaula = str(Path(sys.executable).parent / "jaula")
+    done = subprocess.run(
+        [jaula, "grade", str(PROBLEMS / "fibonacci"), *map(str, solutions), "--server", stack.api.url,
+         "--stop-on-first-failure", "--json", "--csv", str(gradebook)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [(s["label"], s["language"], s["score"], s["max_score"]) for s in report["submissions"]] == [
+        ("fast.cpp", "cpp", 100, 100),
+        ("naive.py", "python", 20, 100),
+    ]
+    rows = list(csv.DictReader(gradebook.open()))
+    assert [(r["label"], r["subtask:small"], r["subtask:medium"], r["subtask:large"]) for r in rows] == [
+        ("fast.cpp", "20", "30", "50"),
+        ("naive.py", "20", "0", "0"),
+    ]

@@ -3,7 +3,7 @@
 #
 # jaula's whole test suite. Stages, in order (default: all):
 #   lint         ruff, ruff format --check, mypy --strict, import-linter contracts
-#   unit         tests/unit: pure logic, no root, no services
+#   unit         tests/unit: pure logic, no root, no services; the playground's JS unit tests
 #   integration  tests/integration: the real sandbox as root, real Redis, real PostgreSQL (a private
 #                cluster is started unless JAULA_TEST_POSTGRES_URL names one), a real Celery worker,
 #                real language images, headless Chromium
@@ -58,7 +58,12 @@ pytest_run() {
 	"$ROOT/.venv/bin/pytest" -p no:cacheprovider -q "$@"
 }
 
-stage_unit() { pytest_run tests/unit; }
+stage_unit() {
+	local ok=0
+	pytest_run tests/unit || ok=1
+	(cd "$ROOT/web" && npm test --silent) || ok=1
+	return $ok
+}
 
 # A private PostgreSQL cluster for the tests, unless one is given; stopped when the script exits.
 PG_DIR=""

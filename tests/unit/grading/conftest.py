@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
+
+from core.db import dispose_all, migrate, session_factory
 
 REPO = Path(__file__).resolve().parents[3]
 PROBLEMS = REPO / "problems"
@@ -37,3 +40,13 @@ def make_problem(tmp_path: Path) -> MakeProblem:
         return directory
 
     return make
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Session]:
+    """A session on a fresh SQLite file migrated to the current schema (the grading tables too)."""
+    url = f"sqlite:///{tmp_path / 'jaula.db'}"
+    migrate(url)
+    with session_factory(url)() as session:
+        yield session
+    dispose_all()

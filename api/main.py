@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # served by web.api_reference, without a CDN
     )
     errors.install(app)
     v1 = APIRouter(prefix="/v1")
@@ -78,5 +79,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     # Our own rather than FastAPI's `max_body_size`, which answers in plain text, not JSON.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes(settings))
+    web.api_reference(app)
     web.mount(app)  # last: the playground's files answer every path the API does not
     return app

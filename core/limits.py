@@ -8,6 +8,7 @@ lowered). `to_sandbox()` converts to the sandbox's byte-based `Limits`.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import sandbox
 from core.config import Settings
@@ -47,7 +48,8 @@ class RunLimits:
     def merged(self, overrides: dict[str, float | int | bool | None]) -> RunLimits:
         """These limits with the request's non-None values put over them."""
         known = {f.name for f in fields(self)}
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None and k in known})
+        changes: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None and k in known}
+        return replace(self, **changes)
 
     def check_caps(self, settings: Settings) -> None:
         """Raise LimitTooHigh for the first limit over the operator's maximum."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
@@ -35,6 +36,26 @@ class WebFiles(StaticFiles):
                 "public, max-age=31536000, immutable" if immutable else "no-cache"
             )
         return response
+
+
+def api_reference(app: FastAPI, directory: Path = WEB_DIST) -> None:
+    """The interactive API reference at /docs, from Swagger UI's files in the playground's build
+    (FastAPI's default page fetches them from a CDN, which an offline service cannot reach)."""
+    swagger = directory / "swagger"
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        openapi_url = app.openapi_url or "/openapi.json"
+        title = f"{app.title}: API reference"
+        if not (swagger / "swagger-ui-bundle.js").is_file():  # not built: the CDN's copy
+            return get_swagger_ui_html(openapi_url=openapi_url, title=title)
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=title,
+            swagger_js_url="/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/swagger/swagger-ui.css",
+            swagger_favicon_url="/swagger/favicon-32x32.png",
+        )
 
 
 def mount(app: FastAPI, directory: Path = WEB_DIST) -> None:

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -48,16 +49,24 @@ HOST_PYTHON = "/usr/bin/python3"
 HELLO = {"language": "python", "source": "print('hello')"}
 
 
-def spawn_rate(runs_per_loop: int, loops: int) -> float:
+def spawn_rate(runs_per_loop: int, loops: int) -> tuple[float, float]:
     """Bare `python3 -c 'print(1)'` runs per second, `loops` shell loops spawning in parallel
-    (a shell forks for a few tens of microseconds: the figure is Python's own start-up)."""
+    (a shell forks for a few tens of microseconds: the figure is Python's own start-up), and the
+    CPU milliseconds each run cost."""
     script = f'i=0; while [ $i -lt {runs_per_loop} ]; do {HOST_PYTHON} -c "print(1)"; i=$((i+1)); done'
+    cpu_before = _children_cpu_s()
     start = time.monotonic()
     shells = [subprocess.Popen(["/bin/sh", "-c", script], stdout=subprocess.DEVNULL) for _ in range(loops)]
     for shell in shells:
         if shell.wait() != 0:
             raise RuntimeError("the bare python3 loop failed")
-    return runs_per_loop * loops / (time.monotonic() - start)
+    runs = runs_per_loop * loops
+    return runs / (time.monotonic() - start), (_children_cpu_s() - cpu_before) * 1000 / runs
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def sandbox_rate(settings: Settings, runs_per_slot: int, slots: int) -> float:
@@ -225,8 +234,11 @@ def main() -> None:
     args = parser.parse_args()
 
     cores = os.cpu_count() or 1
-    bare = spawn_rate(args.spawns, cores)
-    print(f"anchor  bare {HOST_PYTHON} -c 'print(1)': {bare:.0f} spawns/s on {cores} cores")
+    bare, bare_cpu_ms = spawn_rate(args.spawns, cores)
+    print(
+        f"anchor  bare {HOST_PYTHON} -c 'print(1)': {bare:.0f} spawns/s on {cores} cores, "
+        f"{bare_cpu_ms:.1f} ms CPU each"
+    )
     direct = sandbox_rate(Settings(), args.spawns // 2, cores)
     print(f"anchor  sandbox alone (core.execution, {cores} threads): {direct:.0f} runs/s")
 
@@ -258,6 +270,12 @@ def main() -> None:
                 f"(min {lat['min_ms']:.1f}, max {lat['max_ms']:.1f}; {args.latency_runs} runs)"
             )
 
+    service_cpu_ms = sum(put["cpu_ms_per_job"].values()) - put["cpu_ms_per_job"]["client"]
+    print(
+        f"cpu     per hello-world job: jaula {service_cpu_ms:.1f} ms (all its processes, the "
+        f"program included) vs bare {bare_cpu_ms:.1f} ms: a CPU-bound ceiling of "
+        f"{bare_cpu_ms / service_cpu_ms:.0%} of the bare rate"
+    )
     ratio = put["jobs_per_s"] / bare
     batched_ratio = batched["jobs_per_s"] / bare
     print(
@@ -269,6 +287,8 @@ def main() -> None:
     figures = {
         "cores": cores,
         "bare_spawns_per_s": bare,
+        "bare_cpu_ms_per_spawn": bare_cpu_ms,
+        "service_cpu_ms_per_job": service_cpu_ms,
         "sandbox_alone_runs_per_s": direct,
         "throughput": put,
         "throughput_batched": batched,

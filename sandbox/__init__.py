@@ -6,7 +6,7 @@
 Standard library only; it knows nothing about the service around it. Main API:
 
     run(spec) -> Result          run in a shared launcher (thread-safe; one launcher per thread)
-    Sandbox()                    a launcher of your own (context manager): .run(spec), .close()
+    Sandbox(LauncherConfig())    a launcher of your own (context manager): .run(spec), .close()
     Spec, Limits, Bind           the input;  Result, Verdict  the output
     SandboxError and subclasses  a failure of the sandbox itself, never of the program
 
@@ -16,6 +16,7 @@ How it works: launcher.py (theory of operation), docs/sandbox.md.
 from typing import TYPE_CHECKING, Any
 
 from sandbox.errors import HostError, LauncherDied, SandboxError, SetupError, SpecError
+from sandbox.launcher import LauncherConfig
 from sandbox.result import Result, Verdict
 from sandbox.spec import BOX, DEFAULT_ENV, Bind, Limits, Spec
 
@@ -38,6 +39,7 @@ __all__ = [
     "DEFAULT_ENV",
     "Bind",
     "HostError",
+    "LauncherConfig",
     "LauncherDied",
     "Limits",
     "Result",

@@ -157,6 +157,22 @@ def join_new_session_keyring() -> None:
     _check(_libc.syscall(_nr("keyctl"), KEYCTL_JOIN_SESSION_KEYRING, None), "keyctl(JOIN_SESSION_KEYRING)")
 
 
+PR_SET_NAME = 15
+
+
+def set_process_title(title: str) -> None:
+    """What `ps` shows for this process (and its future children): its command line is rewritten
+    in place, in the memory the kernel reads /proc/<pid>/cmdline from, and its name is set."""
+    with open("/proc/self/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    arg_start, arg_end = int(fields[45]), int(fields[46])  # fields 48 and 49 of proc(5)
+    text = title.encode()[: max(0, arg_end - arg_start - 1)]
+    ctypes.memset(arg_start, 0, arg_end - arg_start)
+    ctypes.memmove(arg_start, text, len(text))
+    name = ctypes.create_string_buffer(title.encode()[:15])
+    _libc.prctl(PR_SET_NAME, ctypes.addressof(name), 0, 0, 0)
+
+
 def last_cap() -> int:
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:

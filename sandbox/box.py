@@ -5,8 +5,7 @@ that earlier untrusted code may have shaped (a compile run's output is a layer o
 and writes the job's files as the program's own unprivileged user. The copy out is done as root
 on the host, through /proc/<pid>/root, once every process of the run is dead. So nothing here
 follows a symlink: every open is O_NOFOLLOW relative to a directory descriptor, and only regular
-files and directories are created or copied (symlinks are copied as symlinks, never followed;
-devices, FIFOs and sockets are skipped).
+files and directories are created or copied (symlinks, devices, FIFOs and sockets are skipped).
 """
 
 from __future__ import annotations
@@ -72,7 +71,7 @@ def open_container_box(pid: int) -> int:
 
 
 def collect(src_dir_fd: int, dest_dir_fd: int, *, max_bytes: int) -> None:
-    """Copy a /box tree into a host directory (files, dirs, symlinks as links; at most max_bytes)."""
+    """Copy a /box tree into a host directory (regular files and directories; at most max_bytes)."""
     _copy_tree(src_dir_fd, dest_dir_fd, [max_bytes])
 
 
@@ -90,8 +89,8 @@ def _copy_tree(src: int, dst: int, budget: list[int]) -> None:
                 os.close(child_dst)
         elif stat.S_ISREG(st.st_mode):
             _copy_file(src, dst, entry.name, st.st_mode & 0o755 | 0o644, budget)
-        elif stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(entry.name, dir_fd=src), entry.name, dir_fd=dst)
+        # Anything else is left behind: a symlink (even copied as a link, it could lead a host-side
+        # reader of collect_to to a host file), a FIFO, a socket, a device.
 
 
 def _copy_file(src: int, dst: int, name: str, mode: int, budget: list[int]) -> None:

@@ -27,8 +27,11 @@ from sandbox.result import Result
 from sandbox.spec import Spec
 
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The package's location travels in the environment and the configuration over the socket, not on
+# the command line: every container's init is a fork of the launcher, and its command line is
+# visible to the program inside (as /proc/1/cmdline; the zygote also rewrites it).
 _BOOT = (
-    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "import os, sys; sys.path.insert(0, os.environ.pop('JAULA_SANDBOX_PATH')); "
     "from sandbox.launcher import main; sys.exit(main(sys.argv[1:]))"
 )
 # Preparing a container takes milliseconds; this only bounds a launcher that stopped answering.
@@ -201,12 +204,15 @@ class Sandbox:
         self._stop(kill=True)
         ours, theirs = socket.socketpair()
         try:
-            argv = [sys.executable, "-I", "-c", _BOOT, _PACKAGE_PARENT, str(theirs.fileno())]
             self._process = subprocess.Popen(
-                [*argv, self.config.to_json()],
+                [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
-                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+                env={
+                    "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                    "LANG": "C.UTF-8",
+                    "JAULA_SANDBOX_PATH": _PACKAGE_PARENT,
+                },
                 start_new_session=True,  # a Ctrl+C for the caller is the caller's to handle
             )
         finally:
@@ -214,6 +220,7 @@ class Sandbox:
         self._sock = ours
         try:
             ours.settimeout(_LEASE_TIMEOUT_S)
+            protocol.send(ours, {"config": self.config.to_json()})
             hello, _ = protocol.recv(ours)
         except (protocol.ChannelClosed, OSError) as exc:
             code = self._stop(kill=True)

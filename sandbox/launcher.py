@@ -175,6 +175,13 @@ class Launcher:
         self._preparing.clear()
         self._lent.clear()
 
+    def release_locks(self) -> None:
+        """On a clean exit: no lock file of ours is left for the next launcher to clean."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{self.config.state_dir}/launchers/{os.getpid()}.lock")
+        os.close(self._lock_fd)
+        os.close(self._uid_lock_fd)
+
     def status(self) -> dict[str, Any]:
         def info(box_id: int, box: standby.Standby) -> dict[str, Any]:
             return {"id": box_id, "init_pid": box.pid, "cgroup": box.cgroup.name}
@@ -193,23 +200,28 @@ class Launcher:
         """Answer the client and lend containers as they become ready, until the client leaves."""
         sel = selectors.DefaultSelector()
         sel.register(client, selectors.EVENT_READ, None)
-        watched: dict[int, socket.socket] = {}
         try:
-            while True:
-                for box_id in watched.keys() - self._preparing.keys():  # destroyed meanwhile
-                    sel.unregister(watched.pop(box_id))
-                for box_id in self._preparing.keys() - watched.keys():
-                    watched[box_id] = self._preparing[box_id].control
-                    sel.register(watched[box_id], selectors.EVENT_READ, box_id)
-                for key, _ in sel.select():
-                    if key.data is None:
-                        if not self._answer(client):
-                            return
-                    elif key.data in self._preparing:
-                        sel.unregister(watched.pop(key.data))
-                        self.lend(key.data, client)
+            self._serve(client, sel)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client went away while we were answering it
         finally:
             sel.close()
+
+    def _serve(self, client: socket.socket, sel: selectors.BaseSelector) -> None:
+        watched: dict[int, socket.socket] = {}
+        while True:
+            for box_id in watched.keys() - self._preparing.keys():  # destroyed meanwhile
+                sel.unregister(watched.pop(box_id))
+            for box_id in self._preparing.keys() - watched.keys():
+                watched[box_id] = self._preparing[box_id].control
+                sel.register(watched[box_id], selectors.EVENT_READ, box_id)
+            for key, _ in sel.select():
+                if key.data is None:
+                    if not self._answer(client):
+                        return
+                elif key.data in self._preparing:
+                    sel.unregister(watched.pop(key.data))
+                    self.lend(key.data, client)
 
     def _answer(self, client: socket.socket) -> bool:
         try:
@@ -277,7 +289,12 @@ def launcher_alive(state_dir: str, pid: int) -> bool:
 
 
 def reclaim(hierarchy: Hierarchy, state_dir: str) -> list[str]:
-    """Remove the cgroups of launchers that died (kill -9, crash); return their names."""
+    """Remove the cgroups and lock files of launchers that died (kill -9, crash); return the
+    cgroups' names."""
+    for entry in os.scandir(f"{state_dir}/launchers"):
+        pid = entry.name.removesuffix(".lock")
+        if pid.isdigit() and int(pid) != os.getpid():
+            launcher_alive(state_dir, int(pid))  # removes the lock file of a dead one
     removed = []
     for name in hierarchy.run_cgroup_names():
         owner, _, _ = name.partition("-")
@@ -293,9 +310,10 @@ def reclaim(hierarchy: Hierarchy, state_dir: str) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """python -m sandbox.launcher FD CONFIG_JSON — started by client.py, never by hand."""
+    """Started by client.py (never by hand) with the client's socket as argv[0]."""
     sock = socket.socket(fileno=int(argv[0]))
-    config = LauncherConfig.from_json(argv[1])
+    first, _ = protocol.recv(sock)
+    config = LauncherConfig.from_json(first["config"])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client decides when we stop
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if config.trace_path:
@@ -316,6 +334,7 @@ def main(argv: list[str]) -> int:
         launcher.serve(sock)
     finally:
         launcher.shutdown()
+        launcher.release_locks()
     return 0
 
 

@@ -122,6 +122,11 @@ class Spec:
     """False: a network namespace with only `lo`. True: the host's network (operators must opt in)."""
     hostname: str = "jaula"
 
+    def __post_init__(self) -> None:
+        # Sequences are kept as tuples, so that equal specs compare equal however they were built.
+        for name in ("argv", "layers", "binds"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
     def validate(self) -> None:
         """Raise SpecError when the spec is malformed; never touches the system."""
         if not self.argv or not all(isinstance(a, str) and "\0" not in a for a in self.argv):
@@ -172,7 +177,7 @@ class Spec:
             cwd=data.get("cwd", BOX),
             files={k: base64.b64decode(v) for k, v in data.get("files", {}).items()},
             stdin=None if stdin is None else base64.b64decode(stdin),
-            binds=[Bind(**b) for b in data.get("binds", [])],
+            binds=tuple(Bind(**b) for b in data.get("binds", ())),
             collect_to=data.get("collect_to"),
             limits=Limits(**data.get("limits", {})),
             network=bool(data.get("network", False)),

@@ -38,6 +38,8 @@ def serve(sock: socket.socket, shared_dev: str) -> NoReturn:
         # program could interrupt it with `kill -INT 1`. (The launcher ignores SIGINT already.)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Inherited too: a program sees its init as `jaula-init`, not our command line.
+        _libc.set_process_title("jaula-init")
         own_pidns = namespaces.own_pid_namespace()
         try:
             _libc.unshare(_libc.CLONE_NEWNS)

@@ -69,9 +69,10 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def sandbox_rate(settings: Settings, runs_per_slot: int, slots: int) -> float:
+def sandbox_rate(settings: Settings, runs_per_slot: int, slots: int) -> tuple[float, float]:
     """Python hello-world runs per second straight through core.execution (the sandbox, no
-    service around it), one thread per slot as in the worker: the service's own ceiling."""
+    service around it), one thread per slot as in the worker: the service's own ceiling; and
+    the CPU milliseconds each run cost (this process, its launchers and the programs)."""
     language = catalogue().get("python")
     files = {language.source_file: HELLO["source"].encode()}
 
@@ -82,11 +83,15 @@ def sandbox_rate(settings: Settings, runs_per_slot: int, slots: int) -> float:
                 raise RuntimeError(f"sandbox run failed: {done.result}")
 
     with ThreadPoolExecutor(slots) as pool:
-        slot()  # warm: start this thread's launcher
+        for future in [pool.submit(slot) for _ in range(slots)]:
+            future.result()  # warm: each thread starts its launcher
+        cpu_before = cpu_seconds(os.getpid())
         start = time.monotonic()
         for future in [pool.submit(slot) for _ in range(slots)]:
             future.result()
-    return runs_per_slot * slots / (time.monotonic() - start)
+        elapsed, cpu = time.monotonic() - start, cpu_seconds(os.getpid()) - cpu_before
+    runs = runs_per_slot * slots
+    return runs / elapsed, cpu * 1000 / runs
 
 
 class Finished:
@@ -239,8 +244,11 @@ def main() -> None:
         f"anchor  bare {HOST_PYTHON} -c 'print(1)': {bare:.0f} spawns/s on {cores} cores, "
         f"{bare_cpu_ms:.1f} ms CPU each"
     )
-    direct = sandbox_rate(Settings(), args.spawns // 2, cores)
-    print(f"anchor  sandbox alone (core.execution, {cores} threads): {direct:.0f} runs/s")
+    direct, direct_cpu_ms = sandbox_rate(Settings(), args.spawns // 2, cores)
+    print(
+        f"anchor  sandbox alone (core.execution, {cores} threads): {direct:.0f} runs/s, "
+        f"{direct_cpu_ms:.1f} ms CPU each"
+    )
 
     with tempfile.TemporaryDirectory(prefix="jaula-bench-") as data_dir:
         settings = Settings(
@@ -273,8 +281,8 @@ def main() -> None:
     service_cpu_ms = sum(put["cpu_ms_per_job"].values()) - put["cpu_ms_per_job"]["client"]
     print(
         f"cpu     per hello-world job: jaula {service_cpu_ms:.1f} ms (all its processes, the "
-        f"program included) vs bare {bare_cpu_ms:.1f} ms: a CPU-bound ceiling of "
-        f"{bare_cpu_ms / service_cpu_ms:.0%} of the bare rate"
+        f"program included) vs sandbox alone {direct_cpu_ms:.1f} ms vs bare {bare_cpu_ms:.1f} ms: "
+        f"a CPU-bound ceiling of {bare_cpu_ms / service_cpu_ms:.0%} of the bare rate"
     )
     ratio = put["jobs_per_s"] / bare
     batched_ratio = batched["jobs_per_s"] / bare
@@ -290,6 +298,7 @@ def main() -> None:
         "bare_cpu_ms_per_spawn": bare_cpu_ms,
         "service_cpu_ms_per_job": service_cpu_ms,
         "sandbox_alone_runs_per_s": direct,
+        "sandbox_alone_cpu_ms_per_run": direct_cpu_ms,
         "throughput": put,
         "throughput_batched": batched,
         "latency": lat,

@@ -69,8 +69,13 @@ def test_up_serves_runs_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         assert up.wait(timeout=90) == 0
     finally:
         if up.poll() is None:
-            up.kill()
-            up.wait()
+            # SIGTERM, not SIGKILL: `jaula up` must get the chance to stop its children.
+            up.terminate()
+            try:
+                up.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                up.kill()
+                up.wait()
         if up.stdout is not None:
             up.stdout.close()
     deadline = time.monotonic() + 10

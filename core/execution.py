@@ -37,6 +37,7 @@ again with `compiled_program(directory, ...)`; its owner removes the directory.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -58,6 +59,7 @@ OPTIONS_MARKER = "{options}"
 # A compiler writes objects and caches to /tmp and its outputs to /box: both live on the run's
 # scratch tmpfs, which counts against the memory limit anyway, so give it as much.
 _COMPILE_FILE_SIZE_BYTES = 256 * MIB
+_COMPILE_CPUS = 2
 _COMPILE_OUTPUT_BYTES = 64 * 1024
 
 
@@ -167,6 +169,9 @@ def _compile_limits(language: Language) -> sandbox.Limits:
         output_bytes=_COMPILE_OUTPUT_BYTES,
         file_size_bytes=_COMPILE_FILE_SIZE_BYTES,
         scratch_bytes=limits.memory_bytes,
+        # Compilers with threads (go, kotlinc, nim) would run 2-4x slower on one core; the CPU
+        # time limit still counts every thread.
+        cpus=float(min(_COMPILE_CPUS, os.cpu_count() or 1)),
     )
 
 

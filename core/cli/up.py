@@ -27,8 +27,6 @@ import httpx
 import typer
 
 from core.config import Settings, get_settings
-from core.db import migrate
-from core.queue import QUEUE
 
 STOP_TIMEOUT_S = {"api": 10.0, "worker": 30.0, "redis": 10.0}
 
@@ -72,6 +70,8 @@ class Service:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if settings.broker_url is None:
             self._start_redis()
+        from core.db import migrate  # SQLAlchemy: loaded to start, not for every `jaula` command
+
         migrate(settings.database)
         self._spawn("worker", self._worker_argv())
         self._spawn("api", self._api_argv())
@@ -106,6 +106,8 @@ class Service:
         _wait_for_port(child, "127.0.0.1", self.settings.local_redis_port)
 
     def _worker_argv(self) -> list[str]:
+        from core.queue import QUEUE  # Celery: loaded to start a worker, not for every command
+
         return [
             sys.executable, "-m", "celery", "-A", "worker.app", "worker",
             "--queues", QUEUE,

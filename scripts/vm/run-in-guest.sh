@@ -176,7 +176,8 @@ cache_tmp() {
 	mktemp -d "$CACHE_DIR/tmp/$$.XXXXXX"
 }
 
-# Remove what runs killed with SIGKILL left behind: their pid is gone.
+# Remove what runs killed with SIGKILL left behind (their pid is gone), and
+# disk images whose directory is gone or that no run used for 14 days.
 sweep_stale() {
 	local d pid
 	for d in "${TMPDIR:-/tmp}"/jaula-vm.*.* "$CACHE_DIR"/tmp/*.*; do
@@ -186,6 +187,13 @@ sweep_stale() {
 		pid=${pid%%.*}
 		[[ $pid =~ ^[0-9]+$ ]] || continue
 		kill -0 "$pid" 2>/dev/null || rm -rf -- "$d"
+	done
+	local p
+	for p in "$CACHE_DIR"/images/*.path; do
+		[[ -f $p ]] || continue
+		if [[ ! -d $(<"$p") || -n $(find "$p" -mtime +14) ]]; then
+			rm -f -- "${p%.path}.ext4" "$p"
+		fi
 	done
 }
 
@@ -426,6 +434,7 @@ ensure_image() {
 	img=$CACHE_DIR/images/$key.ext4
 	if [[ -f $img ]]; then
 		info "image of $dir: $key (cached)"
+		touch -- "${img%.ext4}.path" # last use, for sweep_stale
 		image_file=$img
 		return 0
 	fi

@@ -199,26 +199,51 @@ sweep_stale() {
 
 # ------------------------------------------------------------------ kernel --
 
+# The newest cached kernel directory fetched for kernel_pkg, or nothing.
+newest_cached_kernel() {
+	local req best=""
+	for req in "$CACHE_DIR"/kernel/*/requested; do
+		if [[ -f $req ]] && grep -qxF -- "$kernel_pkg" "$req" &&
+			[[ -z $best || $req -nt $best/requested ]]; then
+			best=${req%/requested}
+		fi
+	done
+	printf '%s' "$best"
+}
+
+# Sets image and version (empty if apt-cache does not know it) for kernel_pkg.
+# Meta packages (linux-image-amd64 -> linux-image-6.12-amd64 -> ...) depend
+# on the next linux-image-*; the real image depends on none.
+resolve_kernel_package() {
+	local dep i
+	image=$kernel_pkg
+	for ((i = 0; i < 5; i++)); do
+		dep=$(apt-cache depends "$image" 2>/dev/null |
+			awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }') || true
+		[[ -n $dep ]] || break
+		image=$dep
+	done
+	version=$(apt-cache show --no-all-versions "$image" 2>/dev/null |
+		awk '$1 == "Version:" { print $2; exit }') || true
+}
+
 # Sets kernel_dir to a cache directory holding linux.deb (the package, from
 # which initramfs builds take modules), the kernel (vmlinux or vmlinuz) and kver.
 ensure_kernel() {
-	local image=$kernel_pkg version="" key dep i
+	local image=$kernel_pkg version="" key
 	# What the request resolves to is remembered until the package lists
 	# change (apt-cache takes seconds on a busy machine).
 	local resolved=$CACHE_DIR/kernel/$kernel_pkg.resolved
 	if [[ -f $resolved && $resolved -nt /var/lib/apt/lists ]]; then
 		read -r image version <"$resolved" || true
 	else
-		# Meta packages (linux-image-amd64 -> linux-image-6.12-amd64 -> ...)
-		# depend on the next linux-image-*; the real image depends on none.
-		for ((i = 0; i < 5; i++)); do
-			dep=$(apt-cache depends "$image" 2>/dev/null |
-				awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }') || true
-			[[ -n $dep ]] || break
-			image=$dep
-		done
-		version=$(apt-cache show --no-all-versions "$image" 2>/dev/null |
-			awk '$1 == "Version:" { print $2; exit }') || true
+		resolve_kernel_package
+		if [[ -z $version && -z $(newest_cached_kernel) ]]; then
+			# A fresh machine may have no package lists yet.
+			info "apt-get update (no package lists to find $kernel_pkg in)"
+			apt-get update -qq || true
+			resolve_kernel_package
+		fi
 		if [[ -n $version ]]; then
 			mkdir -p "$CACHE_DIR/kernel"
 			printf '%s %s\n' "$image" "$version" >"$resolved.tmp"
@@ -227,14 +252,7 @@ ensure_kernel() {
 	fi
 	if [[ -z $version ]]; then
 		# No package lists (or no network): fall back on the newest cached one.
-		local req
-		kernel_dir=""
-		for req in "$CACHE_DIR"/kernel/*/requested; do
-			if [[ -f $req ]] && grep -qxF -- "$kernel_pkg" "$req" &&
-				[[ -z $kernel_dir || $req -nt $kernel_dir/requested ]]; then
-				kernel_dir=${req%/requested}
-			fi
-		done
+		kernel_dir=$(newest_cached_kernel)
 		[[ -n $kernel_dir ]] || die "cannot resolve $kernel_pkg with apt-cache and none is cached (run apt-get update)"
 		printf 'run-in-guest: warning: apt-cache cannot resolve %s; using cached %s\n' \
 			"$kernel_pkg" "${kernel_dir##*/}" >&2

@@ -10,7 +10,6 @@ files and directories are created or copied (symlinks, devices, FIFOs and socket
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import stat
@@ -36,8 +35,8 @@ def make_box(uid: int, gid: int) -> None:
         os.close(fd)
 
 
-def write_files(files: Mapping[str, str]) -> None:
-    """Write the job's files (base64 content by relative path) under /box, as the program's user."""
+def write_files(files: Mapping[str, bytes]) -> None:
+    """Write the job's files (content by relative path) under /box, as the program's user."""
     for name, content in files.items():
         *dirs, base = box_relative(name).split("/")
         parent = os.open(BOX, _DIR_FLAGS)
@@ -51,7 +50,7 @@ def write_files(files: Mapping[str, str]) -> None:
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
             fd = os.open(base, flags, 0o644, dir_fd=parent)
             try:
-                view = memoryview(base64.b64decode(content))
+                view = memoryview(content)
                 while view:
                     view = view[os.write(fd, view) :]
             finally:

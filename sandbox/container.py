@@ -151,7 +151,7 @@ def init_main(cfg: ContainerConfig) -> NoReturn:
         _libc.prctl(_libc.PR_SET_PDEATHSIG, signal.SIGKILL)
         trace.mark("init: preparing")
         _prepare(cfg)
-        protocol.send(control, {"ready": True})
+        protocol.send_json_text(control, b'{"ready":true}')
         control.close()
         trace.mark("init: ready")
     except _Failed as failed:
@@ -214,7 +214,7 @@ def _run(cfg: ContainerConfig) -> NoReturn:
     job_sock = socket.socket(fileno=cfg.job)
     step = "wait for the job"
     try:
-        job, fds = protocol.recv(job_sock)
+        job, fds = protocol.recv_inward(job_sock)
         cpu_at_job = time.process_time_ns()
         trace.mark("init: got the job")
         step = "write files to /box"
@@ -247,7 +247,8 @@ def _run(cfg: ContainerConfig) -> NoReturn:
         status = _reap_until(pid)
         ended = time.monotonic()
         trace.mark("init: program exited")
-        protocol.send(job_sock, {"status": status, "started": started, "ended": ended, "init_cpu_ns": cpu_ns})
+        report = f'{{"status":{status},"started":{started!r},"ended":{ended!r},"init_cpu_ns":{cpu_ns}}}'
+        protocol.send_json_text(job_sock, report.encode())
     except BaseException as exc:
         errno = exc.errno if isinstance(exc, OSError) else 0
         error = SetupError(step, errno or 0, detail="" if errno else repr(exc))
@@ -259,7 +260,7 @@ def _run(cfg: ContainerConfig) -> NoReturn:
     _reap_all()
     # Stay until the client is done (it may copy /box through /proc/<pid>/root) and kills us.
     with contextlib.suppress(OSError, protocol.ChannelClosed):
-        protocol.send(job_sock, {"quiet": True})
+        protocol.send_json_text(job_sock, b'{"quiet":true}')
         protocol.recv(job_sock)
     os._exit(0)
 

@@ -1,13 +1,21 @@
 """Messages between the client, the launcher and the container processes.
 
-A message is a JSON object in a frame: 4-byte big-endian length, then UTF-8 JSON. File descriptors
-travel with the frame header as SCM_RIGHTS ancillary data. Stream sockets (socketpairs) carry them,
-so a message can be as large as a job's files.
+A message is a frame: 4-byte big-endian length, then the body. File descriptors travel with the
+frame header as SCM_RIGHTS ancillary data. Stream sockets (socketpairs) carry them, so a message
+can be as large as a job's files. Two encodings of a dict:
+
+    send / recv                  JSON. Safe to decode whatever the sender; used everywhere a
+                                 message comes out of a container or is rare.
+    send_inward / recv_inward    marshal. Only towards a container (launcher -> zygote -> init,
+                                 client -> init), where the sender is jaula's own code: marshal
+                                 decodes several times faster and, in a freshly forked process,
+                                 touches (so copies) a third as many pages as JSON.
 """
 
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import socket
 import struct
@@ -23,7 +31,32 @@ class ChannelClosed(EOFError):
 
 
 def send(sock: socket.socket, message: dict[str, Any], fds: list[int] | tuple[int, ...] = ()) -> None:
-    body = json.dumps(message, separators=(",", ":")).encode()
+    _send_frame(sock, json.dumps(message, separators=(",", ":")).encode(), fds)
+
+
+def send_inward(sock: socket.socket, message: dict[str, Any], fds: list[int] | tuple[int, ...] = ()) -> None:
+    _send_frame(sock, marshal.dumps(message), fds)
+
+
+def recv_inward(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    body, fds = recv_raw(sock)
+    return decode_inward(body), fds
+
+
+def decode_inward(body: bytes) -> dict[str, Any]:
+    message = marshal.loads(body)
+    if not isinstance(message, dict):
+        raise ValueError("a message must be a dict")
+    return message
+
+
+def send_json_text(sock: socket.socket, body: bytes) -> None:
+    """A message already encoded as JSON (the container's init builds its few messages as text:
+    loading the JSON encoder in a freshly forked process costs more than the message)."""
+    _send_frame(sock, body, ())
+
+
+def _send_frame(sock: socket.socket, body: bytes, fds: list[int] | tuple[int, ...]) -> None:
     frame = _HEADER.pack(len(body)) + body
     sent = socket.send_fds(sock, [frame], list(fds)) if fds else sock.send(frame)
     if sent < len(frame):

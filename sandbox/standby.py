@@ -111,7 +111,7 @@ def prepare(
             stage=settings.stage,
             shared_dev=settings.shared_dev,
         )
-        protocol.send(zygote, {"container": cfg.to_json()}, theirs)
+        protocol.send_inward(zygote, {"container": cfg.to_json()}, theirs)
         reply, fds = protocol.recv(zygote)
     except BaseException:
         for fd in ours + theirs:

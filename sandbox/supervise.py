@@ -49,7 +49,7 @@ def run_in(lease: Lease, spec: Spec, stdin_fd: int | None) -> Result:
             raise SetupError.from_oserror("write cgroup limits", exc) from exc
         trace.mark("client: limits written")
         sent_at = time.monotonic()
-        protocol.send(lease.job, _job_message(spec), [stdin_fd] if stdin_fd is not None else [])
+        protocol.send_inward(lease.job, _job_message(spec), [stdin_fd] if stdin_fd is not None else [])
         trace.mark("client: job sent")
         watch = _Watch(lease, limits, sent_at)
         watch.until_exit(cgroup.cpu_time_ns)
@@ -78,13 +78,12 @@ def _open_collect_to(path: str) -> int:
 
 
 def _job_message(spec: Spec) -> dict[str, Any]:
-    """What the exec stub needs (stdin travels separately, as a file descriptor)."""
-    data = spec.to_json()
+    """What the container's init needs (stdin travels separately, as a file descriptor)."""
     return {
-        "argv": data["argv"],
-        "env": data["env"],
-        "cwd": data["cwd"],
-        "files": data["files"],
+        "argv": list(spec.argv),
+        "env": dict(spec.env),
+        "cwd": spec.cwd,
+        "files": dict(spec.files),
         "rlimits": rlimits.table(spec.limits),
     }
 

@@ -83,7 +83,7 @@ def _fork_container(body: bytes, fds: list[int], sock: socket.socket, own_pidns:
         try:
             sock.close()
             os.close(own_pidns)
-            cfg = container.ContainerConfig.from_json(protocol.decode(body)["container"], fds)
+            cfg = container.ContainerConfig.from_json(protocol.decode_inward(body)["container"], fds)
             container.init_main(cfg)
         finally:
             os._exit(1)

@@ -113,6 +113,8 @@ class ContainerConfig:
     """An empty host directory: the container mounts its staging tmpfs there (in its namespace)."""
     shared_dev: str
     """The read-only /dev the zygote prepared."""
+    plan: tuple[mounts.Op, ...]
+    """The mounts to make (built once per kind of container by the launcher)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +123,7 @@ class ContainerConfig:
             "host_id": self.host_id,
             "stage": self.stage,
             "shared_dev": self.shared_dev,
+            "plan": [tuple(op) for op in self.plan],
         }
 
     @classmethod
@@ -136,6 +139,7 @@ class ContainerConfig:
             host_id=int(data["host_id"]),
             stage=data["stage"],
             shared_dev=data["shared_dev"],
+            plan=tuple(mounts.Op(*op) for op in data["plan"]),
         )
 
 
@@ -185,13 +189,7 @@ def _prepare(cfg: ContainerConfig) -> None:
     procs = [
         _step("open cgroup.procs", os.open, path, os.O_WRONLY | os.O_CLOEXEC) for path in cfg.procs_files
     ]
-    stage = cfg.stage
-    plan = mounts.plan_staging(
-        stage, cfg.shared_dev, scratch_bytes=key.scratch_bytes, scratch_inodes=key.scratch_inodes
-    )
-    plan += mounts.plan_root(stage, key.layers)
-    _step("", mounts.apply, plan)
-    _step("", mounts.apply, mounts.plan_binds(key.binds) + mounts.plan_detach())
+    _step("", mounts.apply, cfg.plan)
     _step("make /box", box.make_box, cfg.host_id, cfg.host_id)
     _step("sethostname", namespaces.set_hostname, key.hostname)
     trace.mark("init: root built")

@@ -46,7 +46,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import protocol, standby, trace, zygote
+from sandbox import mounts, protocol, standby, trace, zygote
 from sandbox.cgroups import Hierarchy, describe, favor_dynamic_modifications, open_hierarchy
 from sandbox.container import RootKey, key_from_json, key_to_json
 from sandbox.errors import SandboxError, SetupError
@@ -61,8 +61,9 @@ class LauncherConfig:
     """Lock files (live launchers, used uids) and the empty staging mount point."""
     uid_range: tuple[int, int] = (60000, 61000)
     """Unprivileged host uids for programs; each live launcher holds one."""
-    spares: int = 1
-    """Containers kept prepared for each kind the client wants (0: prepare on demand)."""
+    spares: int = 2
+    """Containers kept prepared for each kind the client wants (0: prepare on demand). Two let one
+    be prepared while the other runs, so that back-to-back runs rarely wait for one."""
     kinds: int = 3
     """Kinds of container (image layers, binds, ...) kept prepared, most recently used first."""
     trace_path: str | None = None
@@ -97,10 +98,13 @@ class Launcher:
         shared_dev = f"{config.state_dir}/dev"
         os.makedirs(stage, exist_ok=True)
         os.makedirs(shared_dev, exist_ok=True)
-        self.settings = standby.StandbySettings(host_id=self.host_id, stage=stage, shared_dev=shared_dev)
+        self.settings = standby.StandbySettings(
+            host_id=self.host_id, stage=stage, shared_dev=shared_dev, proc_names=mounts.proc_entries()
+        )
         self._serial = 0
         self._zygote: socket.socket | None = None
         self._wanted: list[RootKey] = []
+        self._plans: dict[RootKey, tuple[mounts.Op, ...]] = {}
         self._preparing: dict[int, standby.Standby] = {}
         self._lent: dict[int, standby.Standby] = {}
 
@@ -142,7 +146,10 @@ class Launcher:
         assert self._zygote is not None, "start_zygote() first"
         self._serial += 1
         name = f"{os.getpid()}-{self._serial}"
-        box = standby.prepare(self._zygote, self.hierarchy, name, self.settings, key)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = standby.plan_for(self.settings, key)
+        box = standby.prepare(self._zygote, self.hierarchy, name, self.settings, key, plan)
         self._preparing[self._serial] = box
 
     def lend(self, box_id: int, client: socket.socket) -> None:

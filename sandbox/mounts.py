@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sandbox import _libc
 from sandbox.spec import Bind
@@ -63,9 +63,12 @@ DEV_LINKS = (
 OLD_ROOT = ".oldroot"
 
 
-@dataclass(frozen=True, slots=True)
-class Op:
-    """One step of a mount plan. `kind` selects what `apply` does; `step` names it in errors."""
+class Op(NamedTuple):
+    """One step of a mount plan. `kind` selects what `apply` does; `step` names it in errors.
+
+    A plain tuple of strings and ints, so that the launcher can build a container's plan once and
+    send it along (marshal) instead of every container building its own.
+    """
 
     kind: str
     target: str
@@ -107,7 +110,14 @@ def plan_shared_dev(path: str) -> list[Op]:
     return ops
 
 
-def plan_staging(stage: str, shared_dev: str, *, scratch_bytes: int, scratch_inodes: int) -> list[Op]:
+def proc_entries() -> frozenset[str]:
+    """The names in this kernel's /proc (the same for every container: one kernel)."""
+    return frozenset(os.listdir("/proc"))
+
+
+def plan_staging(
+    stage: str, shared_dev: str, *, scratch_bytes: int, scratch_inodes: int, proc_names: frozenset[str]
+) -> list[Op]:
     proc = f"{stage}/proc"
     dev = f"{stage}/dev"
     ops = [
@@ -128,10 +138,9 @@ def plan_staging(stage: str, shared_dev: str, *, scratch_bytes: int, scratch_ino
     # per-user-namespace limit that forbids nested user namespaces (credentials.py). Writing
     # there needs CAP_SYS_RESOURCE in the program's own user namespace, which it never has.
     ops.append(Op("mount", f"{proc}/sys/user", f"{proc}/sys/user", None, _libc.MS_BIND))
-    for name in PROC_READONLY:
-        ops.append(Op("readonly_bind", f"{proc}/{name}", f"{proc}/{name}"))
-    ops += [Op("mask_file", f"{proc}/{name}") for name in PROC_MASKED_FILES]
-    ops += [Op("mask_dir", f"{proc}/{name}") for name in PROC_MASKED_DIRS]
+    ops += [Op("readonly_bind", f"{proc}/{n}", f"{proc}/{n}") for n in PROC_READONLY if n in proc_names]
+    ops += [Op("mask_file", f"{proc}/{n}") for n in PROC_MASKED_FILES if n in proc_names]
+    ops += [Op("mask_dir", f"{proc}/{n}") for n in PROC_MASKED_DIRS if n in proc_names]
     # /dev is shared by every container (read-only, made once by the zygote); /dev/shm is ours.
     ops.append(Op("mount", dev, shared_dev, None, _libc.MS_BIND | _libc.MS_REC))
     ops.append(Op("mount", f"{dev}/shm", f"{stage}/shm", None, _libc.MS_BIND))
@@ -180,6 +189,31 @@ def plan_detach() -> list[Op]:
     return [Op("detach", f"/{OLD_ROOT}"), Op("rmdir", f"/{OLD_ROOT}")]
 
 
+def plan_container(
+    stage: str,
+    shared_dev: str,
+    *,
+    layers: Sequence[str],
+    binds: Sequence[Bind],
+    scratch_bytes: int,
+    scratch_inodes: int,
+    proc_names: frozenset[str],
+) -> list[Op]:
+    """Everything a container's init mounts, in order: staging, root, binds, detach."""
+    return [
+        *plan_staging(
+            stage,
+            shared_dev,
+            scratch_bytes=scratch_bytes,
+            scratch_inodes=scratch_inodes,
+            proc_names=proc_names,
+        ),
+        *plan_root(stage, layers),
+        *plan_binds(binds),
+        *plan_detach(),
+    ]
+
+
 def apply(ops: Sequence[Op]) -> None:
     """Carry out a plan. Raises OSError with the failing path; the caller names the step."""
     for op in ops:
@@ -207,26 +241,14 @@ def _apply_one(op: Op) -> None:
         if not os.path.isdir(op.target) or os.path.islink(op.target):
             os.mkdir(op.target, op.mode)
     elif op.kind == "readonly_bind":
-        if os.path.exists(op.target):
-            _libc.mount(op.source, op.target, None, _libc.MS_BIND | _libc.MS_REC)
-            _libc.mount(
-                None,
-                op.target,
-                None,
-                _libc.MS_REMOUNT | _libc.MS_BIND | _libc.MS_RDONLY | NOSUID_NODEV_NOEXEC,
-            )
+        _libc.mount(op.source, op.target, None, _libc.MS_BIND | _libc.MS_REC)
+        readonly = _libc.MS_REMOUNT | _libc.MS_BIND | _libc.MS_RDONLY | NOSUID_NODEV_NOEXEC
+        _libc.mount(None, op.target, None, readonly)
     elif op.kind == "mask_file":
-        if os.path.exists(op.target):
-            _libc.mount("/dev/null", op.target, None, _libc.MS_BIND)
+        _libc.mount("/dev/null", op.target, None, _libc.MS_BIND)
     elif op.kind == "mask_dir":
-        if os.path.isdir(op.target):
-            _libc.mount(
-                "tmpfs",
-                op.target,
-                "tmpfs",
-                _libc.MS_RDONLY | NOSUID_NODEV_NOEXEC,
-                "size=0,nr_inodes=1",
-            )
+        flags = _libc.MS_RDONLY | NOSUID_NODEV_NOEXEC
+        _libc.mount("tmpfs", op.target, "tmpfs", flags, "size=0,nr_inodes=1")
     elif op.kind == "mknod":
         major, minor = (int(x) for x in (op.data or "0:0").split(":"))
         os.mknod(op.target, stat.S_IFCHR | op.mode, os.makedev(major, minor))

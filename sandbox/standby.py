@@ -15,7 +15,7 @@ import signal
 import socket
 from dataclasses import dataclass
 
-from sandbox import container, protocol
+from sandbox import container, mounts, protocol
 from sandbox.cgroups import Hierarchy, RunCgroup
 from sandbox.errors import SetupError
 
@@ -30,6 +30,22 @@ class StandbySettings:
     host_id: int
     stage: str
     shared_dev: str
+    proc_names: frozenset[str]
+
+
+def plan_for(settings: StandbySettings, key: container.RootKey) -> tuple[mounts.Op, ...]:
+    """The mounts of a container of this kind (the same for every one of them)."""
+    return tuple(
+        mounts.plan_container(
+            settings.stage,
+            settings.shared_dev,
+            layers=key.layers,
+            binds=key.binds,
+            scratch_bytes=key.scratch_bytes,
+            scratch_inodes=key.scratch_inodes,
+            proc_names=settings.proc_names,
+        )
+    )
 
 
 @dataclass(slots=True)
@@ -88,6 +104,7 @@ def prepare(
     cgroup_name: str,
     settings: StandbySettings,
     key: container.RootKey,
+    plan: tuple[mounts.Op, ...],
 ) -> Standby:
     """Have the zygote fork a new container; it prepares itself while we go on."""
     cgroup = hierarchy.create(cgroup_name)
@@ -110,6 +127,7 @@ def prepare(
             host_id=settings.host_id,
             stage=settings.stage,
             shared_dev=settings.shared_dev,
+            plan=plan,
         )
         protocol.send_inward(zygote, {"container": cfg.to_json()}, theirs)
         reply, fds = protocol.recv(zygote)

@@ -10,8 +10,13 @@ SHARED_DEV = "/run/jaula/dev"
 NOSUID_NODEV_NOEXEC = _libc.MS_NOSUID | _libc.MS_NODEV | _libc.MS_NOEXEC
 
 
-def staging() -> list[Op]:
-    return mounts.plan_staging(STAGE, SHARED_DEV, scratch_bytes=64 << 20, scratch_inodes=4096)
+EVERY_PROC_NAME = frozenset(mounts.PROC_READONLY + mounts.PROC_MASKED_FILES + mounts.PROC_MASKED_DIRS)
+
+
+def staging(proc_names: frozenset[str] = EVERY_PROC_NAME) -> list[Op]:
+    return mounts.plan_staging(
+        STAGE, SHARED_DEV, scratch_bytes=64 << 20, scratch_inodes=4096, proc_names=proc_names
+    )
 
 
 def find(ops: list[Op], kind: str, target: str) -> Op:
@@ -60,6 +65,30 @@ def test_kernel_secrets_in_proc_are_masked() -> None:
         find(ops, "mask_file", f"{STAGE}/proc/{name}")
     for name in ("acpi", "scsi"):
         find(ops, "mask_dir", f"{STAGE}/proc/{name}")
+
+
+def test_proc_entries_this_kernel_does_not_have_are_left_out_of_the_plan() -> None:
+    ops = staging(frozenset({"sys", "kcore", "acpi"}))
+    covered = {
+        op.target.rsplit("/", 1)[1] for op in ops if op.kind in ("readonly_bind", "mask_file", "mask_dir")
+    }
+    assert covered == {"sys", "kcore", "acpi"}
+
+
+def test_the_whole_container_plan_is_staging_root_binds_then_detach() -> None:
+    bind = Bind(source="/data", target="/data")
+    plan = mounts.plan_container(
+        STAGE,
+        SHARED_DEV,
+        layers=["/l/base"],
+        binds=[bind],
+        scratch_bytes=1 << 20,
+        scratch_inodes=64,
+        proc_names=EVERY_PROC_NAME,
+    )
+    kinds = [op.kind for op in plan]
+    assert kinds.index("pivot_root") < kinds.index("bind_inside") < kinds.index("detach")
+    assert plan[-2:] == [Op("detach", f"/{mounts.OLD_ROOT}"), Op("rmdir", f"/{mounts.OLD_ROOT}")]
 
 
 def test_proc_is_masked_and_made_read_only_after_it_is_mounted() -> None:

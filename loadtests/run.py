@@ -419,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         "mode": args.mode,
         "started": stamp,
         "machine": report.machine(),
+        "checkout": str(REPO),
         "commit": report.git_commit(REPO),
         "loadavg_start": host.loadavg(),
         "stages": [],

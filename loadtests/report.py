@@ -39,6 +39,9 @@ def machine() -> JsonObject:
 
 
 def git_commit(repo: Path) -> str:
+    """The checkout's commit (`-dirty` with local changes). A copy made with `git archive` (to
+    measure one commit while others edit the working tree) is not a checkout: say so, and name
+    the copy's directory (e.g. /tmp/jaula-<commit>)."""
     try:
         out = subprocess.run(
             ["git", "-C", str(repo), "describe", "--always", "--dirty"],
@@ -47,7 +50,7 @@ def git_commit(repo: Path) -> str:
             check=True,
         )
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return f"{repo.name} (not a git checkout)"
     return out.stdout.strip()
 
 

@@ -69,12 +69,14 @@ def _classes(stage: JsonObject) -> str:
 def stage_line(stage: JsonObject) -> str:
     ref = stage["jobs"].get("python hello [wait]", {})
     busy = stage.get("host", {}).get("busy")
+    other = stage.get("host", {}).get("other_cores", 0.0)
     return (
         f"   {stage['users']} users: {stage['http_per_s']:.1f} HTTP req/s, {stage['jobs_per_s']:.2f} jobs/s, "
         f"{stage['database'].get('container_runs_per_s', 0):.1f} container runs/s, python hello p50 "
         f"{_ms(ref.get('p50_ms'))} ms p95 {_ms(ref.get('p95_ms'))} ms, host CPU "
-        f"{'-' if busy is None else f'{busy:.0%}'}, failures {stage['failed_requests']} requests "
-        f"+ {stage['failed_jobs']} jobs"
+        f"{'-' if busy is None else f'{busy:.0%}'} (others {other:.2f} cores), failures "
+        f"{stage['failed_requests']} requests + {stage['failed_jobs']} jobs"
+        + (" DISTURBED" if stage.get("host", {}).get("disturbed") else "")
     )
 
 
@@ -172,6 +174,9 @@ def markdown(outcome: JsonObject) -> str:
         f"at the end {_load(outcome['loadavg_end'])}",
         "- service: `jaula up` on 127.0.0.1 (SQLite, its own redis-server, one worker; see service.log); "
         "Locust runs on the same host and its CPU is counted in the host's",
+        "- others' CPU: what the host's CPU did beyond this run's processes (service and Locust): kernel "
+        "threads working for them (namespace teardown) and any other user of this shared machine; a stage "
+        "with more than 0.4 cores of it is marked disturbed",
         "- windows: from the warm-up after the last user was spawned until Locust began stopping users; "
         "latencies are exact nearest-rank percentiles; a JOB is one program (or one grading) from its POST "
         "to its checked result",
@@ -192,7 +197,8 @@ def markdown(outcome: JsonObject) -> str:
         lines += [
             "",
             f"Knee (the most users before the p50 of `{k['reference']}` passed {k['factor']:g}x its value at "
-            f"the lightest step, {_ms(k.get('baseline_p50_ms'))} ms): **{k.get('users', '-')} users**, "
+            f"the lightest step, {_ms(k.get('baseline_p50_ms'))} ms; disturbed stages left out: "
+            f"{k.get('disturbed_users_left_out') or 'none'}): **{k.get('users', '-')} users**, "
             f"{k.get('jobs_per_s', 0):.2f} jobs/s; most jobs/s seen: {k.get('max_jobs_per_s', 0):.2f} "
             f"at {k.get('max_jobs_per_s_users', '-')} users.",
             "",
@@ -212,9 +218,9 @@ def _load(values: Sequence[float]) -> str:
 def _stages_table(stages: Sequence[JsonObject]) -> list[str]:
     lines = [
         "| users (P/B/G) | window s | HTTP req/s | jobs/s | container runs/s "
-        "| python hello [wait] p50 / p95 ms | all jobs p50 / p95 ms | host CPU busy (steal) | Locust CPU "
-        "| failures (req + jobs) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| python hello [wait] p50 / p95 ms | all jobs p50 / p95 ms | host CPU busy (steal) "
+        "| others' CPU | Locust CPU | failures (req + jobs) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in stages:
         ref = s["jobs"].get("python hello [wait]", {})
@@ -227,6 +233,7 @@ def _stages_table(stages: Sequence[JsonObject]) -> list[str]:
             f"| {_ms(ref.get('p50_ms'))} / {_ms(ref.get('p95_ms'))} "
             f"| {_ms(s['jobs_p50_ms'])} / {_ms(s['jobs_p95_ms'])} "
             f"| {_pct(h.get('busy'))} ({_pct(h.get('steal'))}) "
+            f"| {h.get('other_cores', 0):.2f} cores{' (disturbed)' if h.get('disturbed') else ''} "
             f"| {'-' if locust_cores is None else f'{locust_cores:.2f} cores'} "
             f"| {s['failed_requests']} + {s['failed_jobs']} |"
         )

@@ -382,6 +382,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--sample-interval", type=float, default=1.0, help="seconds between host samples")
     parser.add_argument(
+        "--retry-disturbed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run a stage again, up to N times, when other processes used more than\n"
+        f"{stats.DISTURBED_CORES} cores during it (a noisy neighbour)",
+    )
+    parser.add_argument(
         "--results", type=Path, help="results directory (default loadtests/results/<time>-<mode>)"
     )
     parser.add_argument(
@@ -446,7 +454,15 @@ def main(argv: list[str] | None = None) -> int:
                 warmup_s=args.warmup,
             )
             directory = results / f"stage-{index + 1:02d}-{users}u"
-            outcome["stages"].append(run_stage(plan, service, sampler, directory, cover=args.smoke))
+            for attempt in range(1 + args.retry_disturbed):
+                stage = run_stage(plan, service, sampler, directory, cover=args.smoke)
+                stage["attempt"] = attempt + 1
+                if not stage["host"].get("disturbed") or attempt == args.retry_disturbed:
+                    break
+                other = stage["host"]["other_cores"]
+                print(f"   disturbed ({other:.2f} cores used by others): again in 30 s", flush=True)
+                time.sleep(30)
+            outcome["stages"].append(stage)
             if index + 1 < len(args.user_counts):
                 time.sleep(5)  # let the host settle between stages
         sampler.stop()

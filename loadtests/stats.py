@@ -19,6 +19,11 @@ from typing import Any
 
 JsonObject = dict[str, Any]
 
+DISTURBED_CORES = 0.4
+"""A stage during which the host spent more than this many cores beyond the service's and
+Locust's processes was disturbed (at saturation the kernel's own work for the containers is
+0.2-0.3 cores here): its figures measure the neighbours too."""
+
 
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Nearest-rank percentile (q in 0-100) of `values`; None when there are none."""
@@ -137,10 +142,18 @@ def host_usage(samples: Sequence[JsonObject], window: Window) -> JsonObject:
         if name in first["cpu_s"]
     }
     seconds = last["t"] - first["t"]
+    busy = (last["cpu"]["busy_s"] - first["cpu"]["busy_s"]) / elapsed
+    cores = last["cpu"]["cores"]
+    ours = sum(parts.values()) / seconds if seconds > 0 else 0.0
+    # What the host spent beyond this run's processes: kernel threads working for them (a
+    # namespace's teardown), and whatever else runs on this shared machine.
+    other = max(0.0, busy * cores - ours)
     return {
         "seconds": seconds,
         "cores": last["cpu"]["cores"],
-        "busy": (last["cpu"]["busy_s"] - first["cpu"]["busy_s"]) / elapsed,
+        "busy": busy,
+        "other_cores": other,
+        "disturbed": other > DISTURBED_CORES,
         "steal": (last["cpu"]["steal_s"] - first["cpu"]["steal_s"]) / elapsed,
         "parts_cpu_s": parts,
         "parts_cores": {name: value / seconds for name, value in parts.items()} if seconds > 0 else {},
@@ -149,11 +162,18 @@ def host_usage(samples: Sequence[JsonObject], window: Window) -> JsonObject:
     }
 
 
-def knee(steps: Sequence[JsonObject], reference: str, factor: float = 2.0) -> JsonObject:
+def knee(all_steps: Sequence[JsonObject], reference: str, factor: float = 2.0) -> JsonObject:
     """The most users served before the reference job's p50 passed `factor` x its value at the
-    lightest step (the latency curve's turn upward), and the best throughput seen."""
+    lightest step (the latency curve's turn upward), and the best throughput seen. Disturbed
+    stages (see DISTURBED_CORES) are left out."""
+    steps = [s for s in all_steps if not s.get("host", {}).get("disturbed")]
     base = next((s["jobs"].get(reference, {}).get("p50_ms") for s in steps), None)
-    result: JsonObject = {"reference": reference, "factor": factor, "baseline_p50_ms": base}
+    result: JsonObject = {
+        "reference": reference,
+        "factor": factor,
+        "baseline_p50_ms": base,
+        "disturbed_users_left_out": [s["users"] for s in all_steps if s not in steps],
+    }
     best = max(steps, key=lambda s: s["jobs_per_s"], default=None)
     if best is not None:
         result["max_jobs_per_s"] = best["jobs_per_s"]

@@ -36,6 +36,9 @@ class ImageStale(ImageError):
         )
 
 
+_MANIFESTS: dict[Path, tuple[tuple[int, int, int], Manifest]] = {}
+
+
 class ImageStore:
     def __init__(self, root: Path, distro: Distro) -> None:
         self.distro: Distro = distro
@@ -46,7 +49,17 @@ class ImageStore:
         self.manifest_path = self.root / "manifest.json"
 
     def manifest(self) -> Manifest:
-        return Manifest.load(self.manifest_path, self.distro)
+        """The manifest as on disk now (a copy: callers may change and save it)."""
+        try:
+            st = os.stat(self.manifest_path)
+        except FileNotFoundError:
+            return Manifest(self.distro)
+        # Read on every run by the workers: parse it again only when it was replaced.
+        version = (st.st_ino, st.st_mtime_ns, st.st_size)
+        seen = _MANIFESTS.get(self.manifest_path)
+        if seen is None or seen[0] != version:
+            seen = _MANIFESTS[self.manifest_path] = (version, Manifest.load(self.manifest_path, self.distro))
+        return Manifest(seen[1].distro, dict(seen[1].layers))
 
     def path_of(self, record: LayerRecord) -> Path:
         return self.layers_dir / record.directory

@@ -25,7 +25,7 @@ import stat
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from sandbox import _libc
+from sandbox import _libc, overlay
 from sandbox.spec import Bind
 
 NOSUID_NODEV_NOEXEC = _libc.MS_NOSUID | _libc.MS_NODEV | _libc.MS_NOEXEC
@@ -147,11 +147,6 @@ def plan_staging(
     return ops
 
 
-def overlay_options(layers: Sequence[str], upper: str, work: str) -> str:
-    # overlayfs lists lower layers top first; Spec.layers lists them base first.
-    return f"lowerdir={':'.join(reversed(layers))},upperdir={upper},workdir={work}"
-
-
 def plan_root(stage: str, layers: Sequence[str]) -> list[Op]:
     """Everything up to and including pivot_root (host paths still visible under /.oldroot after)."""
     root = f"{stage}/root"
@@ -162,7 +157,7 @@ def plan_root(stage: str, layers: Sequence[str]) -> list[Op]:
             "overlay",
             "overlay",
             _libc.MS_NOSUID | _libc.MS_NODEV,
-            overlay_options(layers, f"{stage}/upper", f"{stage}/work"),
+            overlay.options(layers, f"{stage}/upper", f"{stage}/work"),
         ),
         Op("ensure_dir", f"{root}/proc", mode=0o555),
         Op("ensure_dir", f"{root}/dev", mode=0o755),

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sandbox import overlay
 from sandbox.errors import SpecError
 
 KIB = 1024
@@ -135,7 +136,7 @@ class Spec:
             raise SpecError("at least one image layer is needed")
         for layer in self.layers:
             _check_host_path(layer, "layer")
-            if any(c in layer for c in ":,\\"):
+            if overlay.unusable_layer_path(layer):
                 raise SpecError(f"layer path {layer!r} contains ':', ',' or '\\' (overlayfs separators)")
         for key, value in self.env.items():
             if not key or "=" in key or "\0" in key or "\0" in value:

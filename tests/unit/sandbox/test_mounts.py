@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox import Bind, _libc, mounts
+from sandbox import Bind, _libc, mounts, overlay
 from sandbox.mounts import Op
 
 STAGE = "/run/jaula/stage"
@@ -131,7 +131,7 @@ def test_shared_dev_never_propagates_to_the_host_and_ends_read_only_noexec_nosui
 
 
 def test_overlay_options_list_lower_layers_top_first() -> None:
-    options = mounts.overlay_options(["/img/base", "/img/python", "/img/job"], "/s/upper", "/s/work")
+    options = overlay.options(["/img/base", "/img/python", "/img/job"], "/s/upper", "/s/work")
     assert options == "lowerdir=/img/job:/img/python:/img/base,upperdir=/s/upper,workdir=/s/work"
 
 

@@ -1,7 +1,8 @@
 """The job lifecycle, one transaction per transition: queued -> running -> done | failed.
 
     create_runs       the API inserts queued rows and commits, then sends their ids to the queue
-    claim_run         queued -> running, only if still queued: a redelivered message claims nothing
+    claim_run         queued -> running, only if still queued: a redelivered message claims nothing;
+                      returns what the worker needs to run it (one statement reads and claims)
     finish_run        running -> done, only by the claim that holds the current attempt number
     fail_run          running -> failed (the sandbox itself failed), same fencing
     release_run       running -> queued again by its own worker (a transient failure), same fencing
@@ -12,23 +13,26 @@
 
 `attempts` is the fencing token: each claim increments it, and a finish must name the attempt it
 claimed. A worker presumed dead that wakes up later can therefore never overwrite a newer claim's
-result, and a run ends done (or failed) exactly once. All writes are single conditional UPDATEs,
-so the database, not the queue, decides who owns a run.
+result, and a run ends done (or failed) exactly once. Every transition is one conditional UPDATE
+(the claim then sets its lease on the row it won, in the same transaction), so the database, not
+the queue, decides who owns a run.
 
 Writes are SQLAlchemy Core statements on the session's connection: they are on every run's path
 (a few per run), and the ORM's unit of work would more than double their cost for nothing here.
+The statements of a run's path (claim, finish) are built once, at import, with their values bound
+at execution: building one per call and computing its cache key cost more than running it.
 """
 
 from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.limits import RunLimits
@@ -69,6 +73,23 @@ class RunOutcome:
     stderr_truncated: bool
     compile_output: bytes | None
     message: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimedRun:
+    """What a worker needs to carry out the run it claimed (claim_run returns it)."""
+
+    id: uuid.UUID
+    attempt: int
+    """The claim's fencing token: finish_run, fail_run and release_run must name it."""
+    language: str
+    files: dict[str, str]
+    """File name -> content, base64 (as stored)."""
+    main_file: str
+    stdin: bytes | None
+    args: list[str]
+    compiler_options: list[str]
+    limits: RunLimits
 
 
 def utcnow() -> datetime:
@@ -123,28 +144,60 @@ def count_queued(*, session: Session) -> int:
     return count.scalar_one()
 
 
-def claim_run(*, session: Session, run_id: uuid.UUID, worker: str, lease_s: float) -> int | None:
-    """Mark a queued run running for this worker; return the attempt number, or None when the run
-    is not queued (already claimed, finished, or unknown): the message is then a duplicate."""
-    now = utcnow()
-    attempt = (
-        session.connection()
-        .execute(
-            update(RUNS)
-            .where(RUNS.c.id == run_id, RUNS.c.status == Status.QUEUED)
-            .values(
-                status=Status.RUNNING,
-                attempts=RUNS.c.attempts + 1,
-                started_at=now,
-                worker=worker,
-                lease_expires_at=now + timedelta(seconds=lease_s),
-            )
-            .returning(RUNS.c.attempts)
-        )
-        .scalar_one_or_none()
+_LIMIT_COLUMNS = tuple(RUNS.c[limit.name] for limit in fields(RunLimits))
+_CLAIM = (
+    update(RUNS)
+    .where(RUNS.c.id == bindparam("run_id"), RUNS.c.status == Status.QUEUED)
+    .values(attempts=RUNS.c.attempts + 1)  # the other columns set are the execution's parameters
+    .returning(
+        RUNS.c.attempts,
+        RUNS.c.language,
+        RUNS.c.files,
+        RUNS.c.main_file,
+        RUNS.c.stdin,
+        RUNS.c.args,
+        RUNS.c.compiler_options,
+        *_LIMIT_COLUMNS,
     )
+)
+_SET_LEASE = update(RUNS).where(RUNS.c.id == bindparam("run_id"))
+_UPDATE_CLAIMED = update(RUNS).where(
+    RUNS.c.id == bindparam("run_id"),
+    RUNS.c.status == Status.RUNNING,
+    RUNS.c.attempts == bindparam("attempt"),
+)
+
+
+def claim_run(
+    *, session: Session, run_id: uuid.UUID, worker: str, lease_s: Callable[[ClaimedRun], float]
+) -> ClaimedRun | None:
+    """Mark a queued run running for this worker and return what it needs to carry it out, or
+    None when the run is not queued (already claimed, finished, cancelled, or unknown): the
+    message is then a duplicate. `lease_s(claimed)` says how long the claim may last (it depends
+    on the run's limits); the lease is set in the same transaction as the claim."""
+    now = utcnow()
+    connection = session.connection()
+    row = connection.execute(
+        _CLAIM, {"run_id": run_id, "status": Status.RUNNING, "started_at": now, "worker": worker}
+    ).one_or_none()
+    if row is None:
+        session.commit()
+        return None
+    claimed = ClaimedRun(
+        id=run_id,
+        attempt=row.attempts,
+        language=row.language,
+        files=row.files,
+        main_file=row.main_file,
+        stdin=row.stdin,
+        args=row.args,
+        compiler_options=row.compiler_options,
+        limits=RunLimits(**{column.name: row._mapping[column] for column in _LIMIT_COLUMNS}),
+    )
+    lease_expires_at = now + timedelta(seconds=lease_s(claimed))
+    connection.execute(_SET_LEASE, {"run_id": run_id, "lease_expires_at": lease_expires_at})
     session.commit()
-    return attempt
+    return claimed
 
 
 def finish_run(*, session: Session, run_id: uuid.UUID, attempt: int, outcome: RunOutcome) -> bool:
@@ -210,11 +263,8 @@ def _end_run(
 
 def _update_claimed(session: Session, run_id: uuid.UUID, attempt: int, values: dict[str, object]) -> bool:
     """Apply `values` only if this attempt still holds the run; commit; say whether it did."""
-    result = session.connection().execute(
-        update(RUNS)
-        .where(RUNS.c.id == run_id, RUNS.c.status == Status.RUNNING, RUNS.c.attempts == attempt)
-        .values(values)
-    )
+    parameters: dict[str, Any] = {"run_id": run_id, "attempt": attempt, **values}
+    result = session.connection().execute(_UPDATE_CLAIMED, parameters)
     session.commit()
     return result.rowcount == 1
 

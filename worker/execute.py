@@ -1,8 +1,8 @@
 """One run, start to end: claim it, compile and run it (core.execution), store the outcome.
 
     carry_out(run_id)
-        read the run; nothing to do if it is no longer queued (a duplicate message)
-        claim it (queued -> running) with a lease long enough for its time limits
+        claim it (queued -> running), which reads it too; nothing to do if it was not queued
+        (a duplicate message); the lease, set with the claim, covers its time limits
         compile if needed and run, in the sandbox          -> finish_run (done, with the result)
         the sandbox launcher died under it (transient)      -> release_run (queued again), resend
         the sandbox itself failed (SandboxError)            -> fail_run (failed, with the message)
@@ -20,7 +20,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
 import redis
 from redis.exceptions import RedisError
@@ -33,7 +33,6 @@ from core.db import session_factory
 from core.execution import SubmissionError
 from core.images import ImageError
 from core.languages import Catalogue, Language, UnknownLanguage, catalogue
-from core.models import Run, Status
 from core.queue import FINISHED_CHANNEL
 from worker.runner import run_program
 
@@ -64,10 +63,20 @@ def context() -> Context:
     )
 
 
-def lease_s(run: Run, language: Language, settings: Settings) -> float:
+def language_of(run: jobs.ClaimedRun, languages: Catalogue) -> Language | None:
+    try:
+        return languages.get(run.language)
+    except UnknownLanguage:
+        return None
+
+
+def lease_s(run: jobs.ClaimedRun, ctx: Context) -> float:
     """How long a claim may last before its run is presumed abandoned: time limits plus grace."""
+    language = language_of(run, ctx.languages)
+    if language is None:  # failed at once, see carry_out
+        return ctx.settings.lease_grace_s
     compile_s = language.compile_limits.wall_time_s if language.compiled else 0.0
-    return compile_s + run.wall_time_limit_s + settings.lease_grace_s
+    return compile_s + run.limits.wall_time_limit_s + ctx.settings.lease_grace_s
 
 
 Resend = Callable[[uuid.UUID], None]
@@ -77,32 +86,26 @@ def carry_out(run_id: uuid.UUID, *, resend: Resend, ctx: Context | None = None) 
     """Carry out one run; `resend` queues its id again (after a transient failure)."""
     ctx = ctx or context()
     with ctx.sessions() as session:
-        run = jobs.get_run(session=session, run_id=run_id)
-    if run is None or run.status != Status.QUEUED:
-        log.info("run %s: %s, nothing to do", run_id, run.status if run else "unknown")
+        run = jobs.claim_run(
+            session=session, run_id=run_id, worker=ctx.name, lease_s=partial(lease_s, ctx=ctx)
+        )
+    if run is None:
+        log.info("run %s: not queued (a duplicate message, or cancelled); nothing to do", run_id)
         return
-    try:
-        language = ctx.languages.get(run.language)
-    except UnknownLanguage:
-        language = None
-    lease = lease_s(run, language, ctx.settings) if language else ctx.settings.lease_grace_s
-    with ctx.sessions() as session:
-        attempt = jobs.claim_run(session=session, run_id=run_id, worker=ctx.name, lease_s=lease)
-    if attempt is None:
-        log.info("run %s: claimed by another worker", run_id)
-        return
+    language = language_of(run, ctx.languages)
     with ctx.sessions() as session:
         if language is None:
             message = f"This worker does not know the language {run.language!r}."
-            jobs.fail_run(session=session, run_id=run_id, attempt=attempt, message=message)
-        elif not _run_and_store(session, run, language, attempt, ctx.settings):
+            jobs.fail_run(session=session, run_id=run_id, attempt=run.attempt, message=message)
+        elif not _run_and_store(session, run, language, ctx.settings):
             resend(run_id)
             return
     _announce(ctx, run_id)
 
 
-def _run_and_store(session: Session, run: Run, language: Language, attempt: int, settings: Settings) -> bool:
+def _run_and_store(session: Session, run: jobs.ClaimedRun, language: Language, settings: Settings) -> bool:
     """Run and store the outcome; False when the run was released to be tried again."""
+    attempt = run.attempt
     try:
         outcome = run_program(run, language, settings)
     except sandbox.LauncherDied as exc:

@@ -7,13 +7,11 @@ import base64
 from core import execution
 from core.config import Settings
 from core.images import open_store
-from core.jobs import RunOutcome
+from core.jobs import ClaimedRun, RunOutcome
 from core.languages import Language
-from core.limits import RunLimits
-from core.models import Run
 
 
-def files_of(run: Run, language: Language) -> dict[str, bytes]:
+def files_of(run: ClaimedRun, language: Language) -> dict[str, bytes]:
     """The run's files as they go into /box: the main file under the language's file name."""
     files = {name: base64.b64decode(data) for name, data in run.files.items()}
     if run.main_file != language.source_file:
@@ -21,19 +19,7 @@ def files_of(run: Run, language: Language) -> dict[str, bytes]:
     return files
 
 
-def limits_of(run: Run) -> RunLimits:
-    return RunLimits(
-        cpu_time_limit_s=run.cpu_time_limit_s,
-        wall_time_limit_s=run.wall_time_limit_s,
-        memory_limit_mb=run.memory_limit_mb,
-        pids_limit=run.pids_limit,
-        output_limit_kb=run.output_limit_kb,
-        file_size_limit_kb=run.file_size_limit_kb,
-        network=run.network,
-    )
-
-
-def run_program(run: Run, language: Language, settings: Settings) -> RunOutcome:
+def run_program(run: ClaimedRun, language: Language, settings: Settings) -> RunOutcome:
     """Compile and run. Raises sandbox.SandboxError (the sandbox failed), core.images.ImageError
     (the language's image is not built on this host) or execution.SubmissionError."""
     done = execution.execute(
@@ -41,7 +27,7 @@ def run_program(run: Run, language: Language, settings: Settings) -> RunOutcome:
         files_of(run, language),
         stdin=run.stdin,
         args=run.args,
-        limits=limits_of(run),
+        limits=run.limits,
         compiler_options=run.compiler_options,
         store=open_store(settings=settings),
         settings=settings,

@@ -35,8 +35,10 @@ def post_run(api: ApiServer, body: Mapping[str, object], **params: str) -> httpx
 def finish_as_a_worker_would(api: ApiServer, run_id: str, *, stdout: bytes, announce: bool = True) -> None:
     sessions = session_factory(api.settings.database)
     with sessions() as session:
-        attempt = jobs.claim_run(session=session, run_id=uuid.UUID(run_id), worker="t:1", lease_s=60)
-        assert attempt == 1
+        claimed = jobs.claim_run(
+            session=session, run_id=uuid.UUID(run_id), worker="t:1", lease_s=lambda _: 60
+        )
+        assert claimed is not None and claimed.attempt == 1
         outcome = jobs.RunOutcome(
             verdict="ok", exit_code=0, signal=None, cpu_time_ms=5, wall_time_ms=6,
             memory_peak_bytes=1 << 20, stdout=stdout, stderr=b"", stdout_truncated=False,

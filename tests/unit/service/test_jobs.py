@@ -42,6 +42,12 @@ def new_run(session: Session) -> uuid.UUID:
     return run_id
 
 
+def claim(session: Session, run_id: uuid.UUID, worker: str, *, lease_s: float) -> int | None:
+    """Claim as a worker would, with a fixed lease; the attempt number, or None."""
+    claimed = jobs.claim_run(session=session, run_id=run_id, worker=worker, lease_s=lambda _: lease_s)
+    return None if claimed is None else claimed.attempt
+
+
 def status_of(session: Session, run_id: uuid.UUID) -> str:
     session.expire_all()
     run = jobs.get_run(session=session, run_id=run_id)
@@ -66,19 +72,45 @@ def test_a_new_run_is_queued_with_its_request(session: Session) -> None:
 
 def test_only_the_first_claim_wins(session: Session) -> None:
     run_id = new_run(session)
-    assert jobs.claim_run(session=session, run_id=run_id, worker="h:1", lease_s=60) == 1
-    assert jobs.claim_run(session=session, run_id=run_id, worker="h:2", lease_s=60) is None
+    assert claim(session, run_id, "h:1", lease_s=60) == 1
+    assert claim(session, run_id, "h:2", lease_s=60) is None
     assert status_of(session, run_id) == Status.RUNNING
     assert jobs.count_queued(session=session) == 0
 
 
+def test_the_claim_returns_the_request_and_sets_a_lease_from_it(session: Session) -> None:
+    run_id = new_run(session)
+    claimed = jobs.claim_run(
+        session=session,
+        run_id=run_id,
+        worker="h:1",
+        lease_s=lambda run: run.limits.wall_time_limit_s + 30,
+    )
+    assert claimed == jobs.ClaimedRun(
+        id=run_id,
+        attempt=1,
+        language="python",
+        files={"main.py": "cHJpbnQoMSk="},
+        main_file="main.py",
+        stdin=b"in",
+        args=["-x"],
+        compiler_options=[],
+        limits=RunLimits(),
+    )
+    session.expire_all()
+    run = jobs.get_run(session=session, run_id=run_id)
+    assert run is not None and run.started_at is not None and run.lease_expires_at is not None
+    assert (run.status, run.worker) == ("running", "h:1")
+    assert run.lease_expires_at - run.started_at == timedelta(seconds=RunLimits().wall_time_limit_s + 30)
+
+
 def test_claiming_an_unknown_run_claims_nothing(session: Session) -> None:
-    assert jobs.claim_run(session=session, run_id=uuid.uuid4(), worker="h:1", lease_s=60) is None
+    assert claim(session, uuid.uuid4(), "h:1", lease_s=60) is None
 
 
 def test_finish_stores_the_result_once(session: Session) -> None:
     run_id = new_run(session)
-    attempt = jobs.claim_run(session=session, run_id=run_id, worker="h:1", lease_s=60)
+    attempt = claim(session, run_id, "h:1", lease_s=60)
     assert attempt is not None
     assert jobs.finish_run(session=session, run_id=run_id, attempt=attempt, outcome=OUTCOME)
     assert not jobs.finish_run(session=session, run_id=run_id, attempt=attempt, outcome=OUTCOME)
@@ -103,7 +135,7 @@ def test_a_queued_run_cannot_be_finished(session: Session) -> None:
 
 def test_fail_records_the_message(session: Session) -> None:
     run_id = new_run(session)
-    attempt = jobs.claim_run(session=session, run_id=run_id, worker="h:1", lease_s=60)
+    attempt = claim(session, run_id, "h:1", lease_s=60)
     assert attempt is not None
     assert jobs.fail_run(session=session, run_id=run_id, attempt=attempt, message="no overlayfs")
     session.expire_all()
@@ -114,35 +146,35 @@ def test_fail_records_the_message(session: Session) -> None:
 
 def test_a_released_run_is_queued_again_and_the_next_claim_counts(session: Session) -> None:
     run_id = new_run(session)
-    assert jobs.claim_run(session=session, run_id=run_id, worker="h:1", lease_s=60) == 1
+    assert claim(session, run_id, "h:1", lease_s=60) == 1
     assert jobs.release_run(session=session, run_id=run_id, attempt=1)
     assert not jobs.release_run(session=session, run_id=run_id, attempt=1)
     assert status_of(session, run_id) == Status.QUEUED
-    assert jobs.claim_run(session=session, run_id=run_id, worker="h:2", lease_s=60) == 2
+    assert claim(session, run_id, "h:2", lease_s=60) == 2
     assert not jobs.finish_run(session=session, run_id=run_id, attempt=1, outcome=OUTCOME)
 
 
 def test_only_a_queued_run_can_be_cancelled(session: Session) -> None:
     queued, running = new_run(session), new_run(session)
-    jobs.claim_run(session=session, run_id=running, worker="h", lease_s=60)
+    claim(session, running, "h", lease_s=60)
     assert jobs.cancel_run(session=session, run_id=queued)
     assert not jobs.cancel_run(session=session, run_id=queued)
     assert not jobs.cancel_run(session=session, run_id=running)
     assert (status_of(session, queued), status_of(session, running)) == ("cancelled", "running")
     # A message for the cancelled run that is still in the broker claims nothing.
-    assert jobs.claim_run(session=session, run_id=queued, worker="h", lease_s=60) is None
+    assert claim(session, queued, "h", lease_s=60) is None
 
 
 def test_an_abandoned_run_is_requeued_and_the_old_claim_is_fenced_off(session: Session) -> None:
     run_id = new_run(session)
-    first = jobs.claim_run(session=session, run_id=run_id, worker="h:1", lease_s=60)
+    first = claim(session, run_id, "h:1", lease_s=60)
     later = datetime.now(UTC) + timedelta(seconds=61)
 
     assert jobs.requeue_abandoned(session=session, max_attempts=3) == []
     assert jobs.requeue_abandoned(session=session, max_attempts=3, now=later) == [run_id]
     assert status_of(session, run_id) == Status.QUEUED
 
-    second = jobs.claim_run(session=session, run_id=run_id, worker="h:2", lease_s=60)
+    second = claim(session, run_id, "h:2", lease_s=60)
     assert (first, second) == (1, 2)
     # The first worker was only slow, not dead: its result arrives too late and is refused.
     assert not jobs.finish_run(session=session, run_id=run_id, attempt=1, outcome=OUTCOME)
@@ -152,7 +184,7 @@ def test_an_abandoned_run_is_requeued_and_the_old_claim_is_fenced_off(session: S
 def test_a_run_that_exhausts_its_attempts_fails(session: Session) -> None:
     run_id = new_run(session)
     for attempt in (1, 2):
-        assert jobs.claim_run(session=session, run_id=run_id, worker="h", lease_s=-1) == attempt
+        assert claim(session, run_id, "h", lease_s=-1) == attempt
         assert jobs.requeue_abandoned(session=session, max_attempts=2) == ([run_id] if attempt < 2 else [])
     session.expire_all()
     run = jobs.get_run(session=session, run_id=run_id)
@@ -173,7 +205,7 @@ def test_stale_queued_runs_are_resent_once_per_timeout(session: Session) -> None
 
 def test_running_runs_are_never_resent(session: Session) -> None:
     run_id = new_run(session)
-    jobs.claim_run(session=session, run_id=run_id, worker="h", lease_s=600)
+    claim(session, run_id, "h", lease_s=600)
     later = datetime.now(UTC) + timedelta(seconds=120)
     assert jobs.resend_stale(session=session, older_than_s=60, now=later) == []
 

@@ -57,6 +57,22 @@ class CpuTimes:
         return {"busy": busy / total, "steal": steal / total}
 
 
+def kernel_threads_cpu_s() -> float:
+    """CPU time of the kernel's own threads (kthreadd's children: RCU, kworkers tearing down
+    namespaces and cgroups...): work the kernel does for the containers, among other things."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if fields[1] == "2" or entry.name == "2":  # ppid is kthreadd, or kthreadd itself
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
 def loadavg() -> tuple[float, float, float]:
     one, five, fifteen = Path("/proc/loadavg").read_text().split()[:3]
     return float(one), float(five), float(fifteen)

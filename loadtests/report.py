@@ -174,9 +174,9 @@ def markdown(outcome: JsonObject) -> str:
         f"at the end {_load(outcome['loadavg_end'])}",
         "- service: `jaula up` on 127.0.0.1 (SQLite, its own redis-server, one worker; see service.log); "
         "Locust runs on the same host and its CPU is counted in the host's",
-        "- others' CPU: what the host's CPU did beyond this run's processes (service and Locust): kernel "
-        "threads working for them (namespace teardown) and any other user of this shared machine; a stage "
-        "with more than 0.4 cores of it is marked disturbed",
+        "- others' CPU: what the host's CPU did beyond this run's processes (service and Locust) and the "
+        "kernel's threads (which work for the containers: RCU, namespace and cgroup teardown): other users "
+        "of this shared machine, and interrupts; a stage with more than 0.3 cores of it is marked disturbed",
         "- windows: from the warm-up after the last user was spawned until Locust began stopping users; "
         "latencies are exact nearest-rank percentiles; a JOB is one program (or one grading) from its POST "
         "to its checked result",

@@ -256,6 +256,7 @@ class Sampler(threading.Thread):
         cpu = host.CpuTimes.read()
         parts = self.tree.sample()
         cpu_s = {name: figures["cpu_s"] for name, figures in parts.items() if name != "up"}
+        cpu_s["kernel threads"] = host.kernel_threads_cpu_s()
         if self.locust_pid is not None:
             cpu_s["locust"] = host.cpu_s(self.locust_pid)
         try:

@@ -19,10 +19,9 @@ from typing import Any
 
 JsonObject = dict[str, Any]
 
-DISTURBED_CORES = 0.4
-"""A stage during which the host spent more than this many cores beyond the service's and
-Locust's processes was disturbed (at saturation the kernel's own work for the containers is
-0.2-0.3 cores here): its figures measure the neighbours too."""
+DISTURBED_CORES = 0.3
+"""A stage during which the host spent more than this many cores beyond the service's, Locust's
+and the kernel threads' CPU time was disturbed: its figures measure the neighbours too."""
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -144,10 +143,11 @@ def host_usage(samples: Sequence[JsonObject], window: Window) -> JsonObject:
     seconds = last["t"] - first["t"]
     busy = (last["cpu"]["busy_s"] - first["cpu"]["busy_s"]) / elapsed
     cores = last["cpu"]["cores"]
-    ours = sum(parts.values()) / seconds if seconds > 0 else 0.0
-    # What the host spent beyond this run's processes: kernel threads working for them (a
-    # namespace's teardown), and whatever else runs on this shared machine.
-    other = max(0.0, busy * cores - ours)
+    # What the host spent beyond this run's processes and the kernel's threads (which work for
+    # the containers: RCU grace periods, namespace and cgroup teardown): other users of this
+    # shared machine, and interrupts.
+    accounted = sum(parts.values()) / seconds if seconds > 0 else 0.0
+    other = max(0.0, busy * cores - accounted)
     return {
         "seconds": seconds,
         "cores": last["cpu"]["cores"],

@@ -218,9 +218,9 @@ def _load(values: Sequence[float]) -> str:
 def _stages_table(stages: Sequence[JsonObject]) -> list[str]:
     lines = [
         "| users (P/B/G) | window s | HTTP req/s | jobs/s | container runs/s "
-        "| python hello [wait] p50 / p95 ms | all jobs p50 / p95 ms | host CPU busy (steal) "
-        "| others' CPU | Locust CPU | failures (req + jobs) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| python hello [wait] p50 / p95 ms | all jobs p50 / p95 ms | queue wait p50 ms "
+        "| slot time to gradings | host CPU busy (steal) | others' CPU | Locust CPU | failures (req+jobs) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in stages:
         ref = s["jobs"].get("python hello [wait]", {})
@@ -232,12 +232,18 @@ def _stages_table(stages: Sequence[JsonObject]) -> list[str]:
             f"| {s['database'].get('container_runs_per_s', 0):.1f} "
             f"| {_ms(ref.get('p50_ms'))} / {_ms(ref.get('p95_ms'))} "
             f"| {_ms(s['jobs_p50_ms'])} / {_ms(s['jobs_p95_ms'])} "
+            f"| {_ms(s['database'].get('queue_wait_p50_ms'))} | {_pct(_grading_share(s['database']))} "
             f"| {_pct(h.get('busy'))} ({_pct(h.get('steal'))}) "
             f"| {h.get('other_cores', 0):.2f} cores{' (disturbed)' if h.get('disturbed') else ''} "
             f"| {'-' if locust_cores is None else f'{locust_cores:.2f} cores'} "
             f"| {s['failed_requests']} + {s['failed_jobs']} |"
         )
     return lines
+
+
+def _grading_share(db: JsonObject) -> float | None:
+    total = db.get("slot_s_runs", 0.0) + db.get("slot_s_gradings", 0.0)
+    return db.get("slot_s_gradings", 0.0) / total if total else None
 
 
 def _pct(value: float | None) -> str:
@@ -258,6 +264,13 @@ def _stage_detail(stage: JsonObject) -> list[str]:
         f"finish p50 {_ms(db.get('service_p50_ms'))} ms, p95 {_ms(db.get('service_p95_ms'))} ms; most jobs "
         f"queued at once {h.get('queued_max', '-')}.",
     ]
+    slots = db.get("slot_s_runs", 0.0) + db.get("slot_s_gradings", 0.0)
+    if slots:
+        lines.append(
+            f"Worker slot time (claim to finish) of the jobs finished in the window: runs "
+            f"{db['slot_s_runs']:.0f} s, grading submissions {db['slot_s_gradings']:.0f} s "
+            f"({db['slot_s_gradings'] / slots:.0%})."
+        )
     cores = h.get("parts_cores", {})
     if cores:
         lines += [

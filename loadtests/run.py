@@ -200,8 +200,9 @@ class Database:
                 (start, end),
             ).fetchall()
             graded = db.execute(
-                "SELECT count(*), coalesce(sum(json_array_length(results)), 0) FROM grading_submissions"
-                " WHERE finished_at BETWEEN ? AND ?",
+                "SELECT count(*), coalesce(sum(json_array_length(results)), 0),"
+                " coalesce(sum(julianday(finished_at) - julianday(started_at)), 0)"
+                " FROM grading_submissions WHERE finished_at BETWEEN ? AND ?",
                 (start, end),
             ).fetchone()
         day_ms = 86_400_000.0
@@ -213,6 +214,9 @@ class Database:
             "grading_tests": graded[1],
             "container_runs_per_s": (len(rows) + graded[1]) / window.seconds,
             "runs_per_s": len(rows) / window.seconds,
+            # Slot time (claim to finish) spent on each kind of job: who gets the worker's slots.
+            "slot_s_runs": sum(services) / 1000,
+            "slot_s_gradings": graded[2] * 86_400.0,
             "queue_wait_p50_ms": stats.percentile(waits, 50),
             "queue_wait_p95_ms": stats.percentile(waits, 95),
             "service_p50_ms": stats.percentile(services, 50),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import asdict
 
 from api.schemas import Encoding, FilePublic, LimitsPublic, RunPublic
-from core.models import Run
+from core.jobs import RunRecord
 
 
 def encode_output(data: bytes | None, encoding: str) -> tuple[str | None, Encoding | None]:
@@ -25,19 +26,7 @@ def encode_bytes(data: bytes, encoding: str) -> tuple[str, Encoding]:
     return base64.b64encode(data).decode("ascii"), "base64"
 
 
-def limits_of(run: Run) -> LimitsPublic:
-    return LimitsPublic(
-        cpu_time_limit_s=run.cpu_time_limit_s,
-        wall_time_limit_s=run.wall_time_limit_s,
-        memory_limit_mb=run.memory_limit_mb,
-        pids_limit=run.pids_limit,
-        output_limit_kb=run.output_limit_kb,
-        file_size_limit_kb=run.file_size_limit_kb,
-        network=run.network,
-    )
-
-
-def files_of(run: Run, encoding: str) -> list[FilePublic]:
+def files_of(run: RunRecord, encoding: str) -> list[FilePublic]:
     """The submitted files (stored base64-encoded), as text when they are text."""
     files = []
     for name, stored in run.files.items():
@@ -46,7 +35,7 @@ def files_of(run: Run, encoding: str) -> list[FilePublic]:
     return files
 
 
-def to_public(run: Run, encoding: str | None = None) -> RunPublic:
+def to_public(run: RunRecord, encoding: str | None = None) -> RunPublic:
     """The run as the API shows it; `encoding` overrides the one the run was submitted with."""
     encoding = encoding or run.encoding
     stdout, stdout_encoding = encode_output(run.stdout, encoding)
@@ -58,7 +47,7 @@ def to_public(run: Run, encoding: str | None = None) -> RunPublic:
             "id": run.id,
             "status": run.status,
             "language": run.language,
-            "limits": limits_of(run),
+            "limits": LimitsPublic(**asdict(run.limits)),
             "files": files_of(run, encoding),
             "main_file": run.main_file,
             "stdin": stdin,

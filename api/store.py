@@ -94,13 +94,13 @@ class RunStore:
         with self.sessions() as session:
             return jobs.cancel_run(session=session, run_id=run_id)
 
-    def get(self, run_id: uuid.UUID) -> Run | None:
+    def get(self, run_id: uuid.UUID) -> jobs.RunRecord | None:
         with self.sessions() as session:
-            return jobs.get_run(session=session, run_id=run_id)
+            return jobs.get_record(session=session, run_id=run_id)
 
-    def get_many(self, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Run]:
+    def get_many(self, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, jobs.RunRecord]:
         with self.sessions() as session:
-            return jobs.get_runs(session=session, run_ids=run_ids)
+            return jobs.get_records(session=session, run_ids=run_ids)
 
     def is_final(self, run_id: uuid.UUID) -> bool:
         with self.sessions() as session:

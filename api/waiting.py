@@ -1,8 +1,9 @@
 """Waiting for runs to finish (`?wait=true`) without polling the database in a tight loop.
 
-Workers publish the id of every run they finish on a Redis channel (core.queue.FINISHED_CHANNEL).
-Each API process keeps one subscription open and wakes the requests waiting for that id. The
-database stays the truth: a waiter that hears nothing re-reads the row every `poll_s`, so a
+Workers announce every run they finish on a Redis channel (core.queue.FINISHED_CHANNEL), with
+what they stored when it is small. Each API process keeps one subscription open and wakes the
+requests waiting for that run, handing them the announced final state (or None: read the row).
+The database stays the truth: a waiter that hears nothing re-reads the row every `poll_s`, so a
 message lost while Redis restarts delays an answer, never loses it.
 """
 
@@ -17,9 +18,15 @@ from collections.abc import Awaitable, Callable, Iterator
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from core.queue import FINISHED_CHANNEL
+from core.jobs import FinishedRun
+from core.queue import FINISHED_CHANNEL, announcement, read_announcement
 
 log = logging.getLogger(__name__)
+
+
+Announced = asyncio.Future[FinishedRun | None]
+"""Resolved when the run is announced: with its final state, or None when the announcement
+carried only its id."""
 
 
 class FinishedRuns:
@@ -28,7 +35,7 @@ class FinishedRuns:
     def __init__(self, redis_url: str, *, poll_s: float = 1.0) -> None:
         self.redis_url = redis_url
         self.poll_s = poll_s
-        self._waiters: dict[uuid.UUID, list[asyncio.Future[None]]] = {}
+        self._waiters: dict[uuid.UUID, list[Announced]] = {}
         self._task: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
 
@@ -45,9 +52,9 @@ class FinishedRuns:
                 await self._task
 
     @contextlib.contextmanager
-    def expecting(self, run_id: uuid.UUID) -> Iterator[asyncio.Future[None]]:
+    def expecting(self, run_id: uuid.UUID) -> Iterator[Announced]:
         """Register interest before the run is sent, so its announcement cannot be missed."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: Announced = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(run_id, []).append(future)
         try:
             yield future
@@ -60,7 +67,7 @@ class FinishedRuns:
 
     async def wait(
         self,
-        announced: asyncio.Future[None],
+        announced: Announced,
         *,
         timeout_s: float,
         is_final: Callable[[], Awaitable[bool]],
@@ -80,7 +87,7 @@ class FinishedRuns:
         """Tell every API process that this run is final (best effort, like the workers do)."""
         client = aioredis.Redis.from_url(self.redis_url)
         try:
-            await client.publish(FINISHED_CHANNEL, str(run_id))
+            await client.publish(FINISHED_CHANNEL, announcement(run_id))
         except (RedisError, OSError) as exc:
             log.info("could not announce run %s: %s", run_id, exc)
         finally:
@@ -88,12 +95,13 @@ class FinishedRuns:
 
     def _wake_waiters(self, data: bytes | str) -> None:
         try:
-            run_id = uuid.UUID(data.decode() if isinstance(data, bytes) else data)
+            run_id, finished = read_announcement(data)
         except ValueError:
+            log.warning("ignored a message on %s that announces no run: %.80r", FINISHED_CHANNEL, data)
             return
         for future in self._waiters.pop(run_id, []):
             if not future.done():
-                future.set_result(None)
+                future.set_result(finished)
 
     async def _listen(self) -> None:
         delay = 0.1

@@ -43,7 +43,7 @@ from core import execution
 from core.cli.up import Service
 from core.config import Settings
 from core.languages import catalogue
-from core.queue import FINISHED_CHANNEL
+from core.queue import FINISHED_CHANNEL, read_announcement
 
 HOST_PYTHON = "/usr/bin/python3"
 HELLO = {"language": "python", "source": "print('hello')"}
@@ -109,7 +109,8 @@ class Finished:
         while not ids <= self.seen and time.monotonic() < deadline:
             message = self.pubsub.get_message(timeout=0.5)
             if message is not None:
-                self.seen.add(message["data"].decode())
+                run_id, _ = read_announcement(message["data"])
+                self.seen.add(str(run_id))
         return time.monotonic()
 
     def close(self) -> None:

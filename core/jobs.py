@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.limits import RunLimits
@@ -76,6 +76,67 @@ class RunOutcome:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FinishedRun:
+    """A run's final state as finish_run or fail_run stored it: its status, lifecycle and result.
+
+    Its worker announces it (core.queue), so that a client waiting for the run can be answered
+    without reading the row back. It is a copy of the row's values as that UPDATE left them,
+    which no later transition changes (a final run stays as it is); the row stays the truth."""
+
+    id: uuid.UUID
+    status: str
+    """done or failed"""
+    queued_at: datetime
+    started_at: datetime
+    finished_at: datetime
+    verdict: str | None = None
+    exit_code: int | None = None
+    signal: str | None = None
+    cpu_time_ms: int | None = None
+    wall_time_ms: int | None = None
+    memory_peak_bytes: int | None = None
+    stdout: bytes | None = None
+    stderr: bytes | None = None
+    stdout_truncated: bool | None = None
+    stderr_truncated: bool | None = None
+    compile_output: bytes | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecord:
+    """A run as its clients see it: request, lifecycle and result (every column but the workers'
+    bookkeeping: enqueued_at, lease_expires_at, worker, attempts)."""
+
+    id: uuid.UUID
+    status: str
+    language: str
+    files: dict[str, str]
+    """File name -> content, base64 (as stored)."""
+    main_file: str
+    stdin: bytes | None
+    args: list[str]
+    compiler_options: list[str]
+    encoding: str
+    limits: RunLimits
+    verdict: str | None
+    exit_code: int | None
+    signal: str | None
+    cpu_time_ms: int | None
+    wall_time_ms: int | None
+    memory_peak_bytes: int | None
+    stdout: bytes | None
+    stderr: bytes | None
+    stdout_truncated: bool | None
+    stderr_truncated: bool | None
+    compile_output: bytes | None
+    message: str | None
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ClaimedRun:
     """What a worker needs to carry out the run it claimed (claim_run returns it)."""
 
@@ -110,7 +171,7 @@ def _new_row(request: RunRequest, now: datetime) -> dict[str, object]:
         "id": request.id,
         "status": Status.QUEUED,
         "language": request.language,
-        "files": {name: base64.b64encode(data).decode() for name, data in request.files.items()},
+        "files": _stored_files(request),
         "main_file": request.main_file,
         "stdin": request.stdin,
         "args": list(request.args),
@@ -130,13 +191,70 @@ def _new_row(request: RunRequest, now: datetime) -> dict[str, object]:
     }  # fmt: skip
 
 
+def _stored_files(request: RunRequest) -> dict[str, str]:
+    return {name: base64.b64encode(data).decode() for name, data in request.files.items()}
+
+
 def get_run(*, session: Session, run_id: uuid.UUID) -> Run | None:
+    """The whole row, every column (for tools and tests; the API reads records)."""
     return session.get(Run, run_id)
 
 
-def get_runs(*, session: Session, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Run]:
-    found = session.scalars(select(Run).where(Run.id.in_(run_ids))).all()
-    return {run.id: run for run in found}
+_LIMIT_COLUMNS = tuple(RUNS.c[limit.name] for limit in fields(RunLimits))
+_RECORD_COLUMNS = (*(RUNS.c[f.name] for f in fields(RunRecord) if f.name != "limits"), *_LIMIT_COLUMNS)
+_GET_RECORD = select(*_RECORD_COLUMNS).where(RUNS.c.id == bindparam("run_id"))
+_GET_RECORDS = select(*_RECORD_COLUMNS).where(RUNS.c.id.in_(bindparam("run_ids", expanding=True)))
+
+
+def get_record(*, session: Session, run_id: uuid.UUID) -> RunRecord | None:
+    row = session.connection().execute(_GET_RECORD, {"run_id": run_id}).one_or_none()
+    return None if row is None else _record(row._mapping)
+
+
+def get_records(*, session: Session, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RunRecord]:
+    """The records of the runs that exist among `run_ids`, by id."""
+    rows = session.connection().execute(_GET_RECORDS, {"run_ids": list(run_ids)})
+    records = (_record(row._mapping) for row in rows)
+    return {record.id: record for record in records}
+
+
+def _record(row: Mapping[Any, Any]) -> RunRecord:
+    values = {column.name: row[column] for column in _RECORD_COLUMNS}
+    limits = RunLimits(**{column.name: values.pop(column.name) for column in _LIMIT_COLUMNS})
+    return RunRecord(limits=limits, **values)
+
+
+def record_of(request: RunRequest, finished: FinishedRun) -> RunRecord:
+    """The record of a finished run, from what was stored of its request (create_runs) and of
+    its end (finish_run or fail_run): the values get_record would read back."""
+    assert finished.id == request.id
+    return RunRecord(
+        id=request.id,
+        status=finished.status,
+        language=request.language,
+        files=_stored_files(request),
+        main_file=request.main_file,
+        stdin=request.stdin,
+        args=list(request.args),
+        compiler_options=list(request.compiler_options),
+        encoding=request.encoding,
+        limits=request.limits,
+        verdict=finished.verdict,
+        exit_code=finished.exit_code,
+        signal=finished.signal,
+        cpu_time_ms=finished.cpu_time_ms,
+        wall_time_ms=finished.wall_time_ms,
+        memory_peak_bytes=finished.memory_peak_bytes,
+        stdout=finished.stdout,
+        stderr=finished.stderr,
+        stdout_truncated=finished.stdout_truncated,
+        stderr_truncated=finished.stderr_truncated,
+        compile_output=finished.compile_output,
+        message=finished.message,
+        queued_at=finished.queued_at,
+        started_at=finished.started_at,
+        finished_at=finished.finished_at,
+    )
 
 
 def count_queued(*, session: Session) -> int:
@@ -144,7 +262,6 @@ def count_queued(*, session: Session) -> int:
     return count.scalar_one()
 
 
-_LIMIT_COLUMNS = tuple(RUNS.c[limit.name] for limit in fields(RunLimits))
 _CLAIM = (
     update(RUNS)
     .where(RUNS.c.id == bindparam("run_id"), RUNS.c.status == Status.QUEUED)
@@ -161,10 +278,14 @@ _CLAIM = (
     )
 )
 _SET_LEASE = update(RUNS).where(RUNS.c.id == bindparam("run_id"))
-_UPDATE_CLAIMED = update(RUNS).where(
-    RUNS.c.id == bindparam("run_id"),
-    RUNS.c.status == Status.RUNNING,
-    RUNS.c.attempts == bindparam("attempt"),
+_UPDATE_CLAIMED = (
+    update(RUNS)
+    .where(
+        RUNS.c.id == bindparam("run_id"),
+        RUNS.c.status == Status.RUNNING,
+        RUNS.c.attempts == bindparam("attempt"),
+    )
+    .returning(RUNS.c.queued_at, RUNS.c.started_at)
 )
 
 
@@ -200,46 +321,40 @@ def claim_run(
     return claimed
 
 
-def finish_run(*, session: Session, run_id: uuid.UUID, attempt: int, outcome: RunOutcome) -> bool:
-    """Store the result and mark the run done; False when this claim no longer owns the run."""
-    return _end_run(
-        session=session,
-        run_id=run_id,
-        attempt=attempt,
-        status=Status.DONE,
-        values={
-            "verdict": outcome.verdict,
-            "exit_code": outcome.exit_code,
-            "signal": outcome.signal,
-            "cpu_time_ms": outcome.cpu_time_ms,
-            "wall_time_ms": outcome.wall_time_ms,
-            "memory_peak_bytes": outcome.memory_peak_bytes,
-            "stdout": outcome.stdout,
-            "stderr": outcome.stderr,
-            "stdout_truncated": outcome.stdout_truncated,
-            "stderr_truncated": outcome.stderr_truncated,
-            "compile_output": outcome.compile_output,
-            "message": outcome.message,
-        },
-    )
+def finish_run(
+    *, session: Session, run_id: uuid.UUID, attempt: int, outcome: RunOutcome
+) -> FinishedRun | None:
+    """Store the result and mark the run done; return what was stored, or None when this claim
+    no longer owns the run."""
+    values = {
+        "verdict": outcome.verdict,
+        "exit_code": outcome.exit_code,
+        "signal": outcome.signal,
+        "cpu_time_ms": outcome.cpu_time_ms,
+        "wall_time_ms": outcome.wall_time_ms,
+        "memory_peak_bytes": outcome.memory_peak_bytes,
+        "stdout": outcome.stdout,
+        "stderr": outcome.stderr,
+        "stdout_truncated": outcome.stdout_truncated,
+        "stderr_truncated": outcome.stderr_truncated,
+        "compile_output": outcome.compile_output,
+        "message": outcome.message,
+    }
+    return _end_run(session=session, run_id=run_id, attempt=attempt, status=Status.DONE, values=values)
 
 
-def fail_run(*, session: Session, run_id: uuid.UUID, attempt: int, message: str) -> bool:
-    """Mark the run failed (the sandbox could not run it); False when this claim lost the run."""
-    return _end_run(
-        session=session,
-        run_id=run_id,
-        attempt=attempt,
-        status=Status.FAILED,
-        values={"message": message},
-    )
+def fail_run(*, session: Session, run_id: uuid.UUID, attempt: int, message: str) -> FinishedRun | None:
+    """Mark the run failed (the sandbox could not run it); return what was stored, or None when
+    this claim lost the run."""
+    values = {"message": message}
+    return _end_run(session=session, run_id=run_id, attempt=attempt, status=Status.FAILED, values=values)
 
 
 def release_run(*, session: Session, run_id: uuid.UUID, attempt: int) -> bool:
     """Give a claimed run back to the queue (its worker hit a transient failure); the caller
     sends its id again. False when this claim no longer owns the run."""
     values = {"status": Status.QUEUED, "enqueued_at": utcnow(), "lease_expires_at": None}
-    return _update_claimed(session, run_id, attempt, values)
+    return _update_claimed(session, run_id, attempt, values) is not None
 
 
 def cancel_run(*, session: Session, run_id: uuid.UUID) -> bool:
@@ -255,18 +370,32 @@ def cancel_run(*, session: Session, run_id: uuid.UUID) -> bool:
 
 
 def _end_run(
-    *, session: Session, run_id: uuid.UUID, attempt: int, status: Status, values: dict[str, object]
-) -> bool:
-    values = {"status": status, "finished_at": utcnow(), "lease_expires_at": None, **values}
-    return _update_claimed(session, run_id, attempt, values)
+    *, session: Session, run_id: uuid.UUID, attempt: int, status: Status, values: dict[str, Any]
+) -> FinishedRun | None:
+    finished_at = utcnow()
+    changes = {"status": status, "finished_at": finished_at, "lease_expires_at": None, **values}
+    lifecycle = _update_claimed(session, run_id, attempt, changes)
+    if lifecycle is None:
+        return None
+    return FinishedRun(
+        id=run_id,
+        status=status,
+        queued_at=lifecycle.queued_at,
+        started_at=lifecycle.started_at,
+        finished_at=finished_at,
+        **values,
+    )
 
 
-def _update_claimed(session: Session, run_id: uuid.UUID, attempt: int, values: dict[str, object]) -> bool:
-    """Apply `values` only if this attempt still holds the run; commit; say whether it did."""
+def _update_claimed(
+    session: Session, run_id: uuid.UUID, attempt: int, values: dict[str, object]
+) -> Row[Any] | None:
+    """Apply `values` only if this attempt still holds the run and commit; the run's queued_at
+    and started_at when it did, None when it did not."""
     parameters: dict[str, Any] = {"run_id": run_id, "attempt": attempt, **values}
-    result = session.connection().execute(_UPDATE_CLAIMED, parameters)
+    row = session.connection().execute(_UPDATE_CLAIMED, parameters).one_or_none()
     session.commit()
-    return result.rowcount == 1
+    return row
 
 
 def requeue_abandoned(*, session: Session, max_attempts: int, now: datetime | None = None) -> list[uuid.UUID]:

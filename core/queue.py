@@ -10,26 +10,37 @@ Messages lost with the broker (a Redis restart without persistence) are resent b
 Besides the Celery queue, two small Redis conventions live here because both sides use them:
 a pub/sub channel on which workers announce finished runs (the API's `?wait=true` listens), and
 worker heartbeat keys (the API's /healthz counts them).
+
+An announcement names the run, and carries what its worker stored at its end (core.jobs.
+FinishedRun) when that is small: a waiting request then answers with it instead of reading the
+row back, which was a fifth of a hello world's time at low load. A plain id (a large output, a
+cancellation, an older worker) means "read it from the database".
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from typing import Any
 
 import redis
 from celery import Celery
 
 from core.config import Settings
+from core.jobs import FinishedRun
 
 RUN_TASK = "jaula.run"
 QUEUE = "jaula"
 
 FINISHED_CHANNEL = "jaula:runs:finished"
-"""Pub/sub channel; each message is the id of a run that just became done or failed."""
+"""Pub/sub channel; each message announces a run that just became final (see `announcement`)."""
+ANNOUNCED_OUTPUT_MAX_BYTES = 32 * 1024
+"""A run whose outputs are larger is announced by its id alone (every API process receives
+every announcement; a waiter then reads the row)."""
 HEARTBEAT_PREFIX = "jaula:worker:"
 """A worker refreshes `jaula:worker:<host:pid>` (with an expiry) while it is alive."""
 HEARTBEAT_TTL_S = 15
@@ -91,6 +102,51 @@ def send_runs(app: Celery, run_ids: Iterable[uuid.UUID]) -> None:
     with app.producer_or_acquire() as producer:
         for run_id in run_ids:
             app.send_task(RUN_TASK, args=[str(run_id)], producer=producer)
+
+
+_BYTES_FIELDS = frozenset({"stdout", "stderr", "compile_output"})
+_TIME_FIELDS = frozenset({"queued_at", "started_at", "finished_at"})
+
+
+def announcement(run: uuid.UUID | FinishedRun) -> str:
+    """The message announcing that a run is final: `{"id": ..., "run": {...}}` (JSON) with what
+    was stored, or the bare id when only that is given or the outputs are large."""
+    if isinstance(run, uuid.UUID):
+        return str(run)
+    outputs = (run.stdout, run.stderr, run.compile_output)
+    if sum(len(output) for output in outputs if output is not None) > ANNOUNCED_OUTPUT_MAX_BYTES:
+        return str(run.id)
+    values: dict[str, Any] = {}
+    for field in fields(run):
+        value = getattr(run, field.name)
+        if field.name == "id":
+            continue
+        if value is not None and field.name in _BYTES_FIELDS:
+            value = base64.b64encode(value).decode("ascii")
+        elif field.name in _TIME_FIELDS:
+            value = value.isoformat()
+        values[field.name] = value
+    return json.dumps({"id": str(run.id), "run": values}, separators=(",", ":"))
+
+
+def read_announcement(message: bytes | str) -> tuple[uuid.UUID, FinishedRun | None]:
+    """The run an announcement names, and what it carries of it (None: read the database).
+    Raises ValueError when the message is neither."""
+    text = message.decode() if isinstance(message, bytes) else message
+    if not text.startswith("{"):
+        return uuid.UUID(text), None
+    try:
+        document = json.loads(text)
+        run_id = uuid.UUID(document["id"])
+        values = dict(document["run"])
+        for name in _BYTES_FIELDS:
+            if values.get(name) is not None:
+                values[name] = base64.b64decode(values[name], validate=True)
+        for name in _TIME_FIELDS:
+            values[name] = datetime.fromisoformat(values[name])
+        return run_id, FinishedRun(id=run_id, **values)
+    except (KeyError, TypeError) as exc:  # JSON, but not an announcement
+        raise ValueError(f"not an announcement: {text[:80]!r}") from exc
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,6 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Mapping
+from typing import Literal
 
 import httpx
 import pytest
@@ -19,7 +20,7 @@ import redis
 
 from core import jobs
 from core.db import session_factory
-from core.queue import FINISHED_CHANNEL, QUEUE
+from core.queue import FINISHED_CHANNEL, QUEUE, announcement
 from tests.integration.service.conftest import ApiFactory, ApiServer
 
 pytestmark = pytest.mark.redis
@@ -32,7 +33,13 @@ def post_run(api: ApiServer, body: Mapping[str, object], **params: str) -> httpx
         return client.post("/v1/runs", json=body, params=params)
 
 
-def finish_as_a_worker_would(api: ApiServer, run_id: str, *, stdout: bytes, announce: bool = True) -> None:
+def finish_as_a_worker_would(
+    api: ApiServer,
+    run_id: str,
+    *,
+    stdout: bytes,
+    announce: Literal["what was stored", "the id", "nothing"] = "what was stored",
+) -> None:
     sessions = session_factory(api.settings.database)
     with sessions() as session:
         claimed = jobs.claim_run(
@@ -44,9 +51,11 @@ def finish_as_a_worker_would(api: ApiServer, run_id: str, *, stdout: bytes, anno
             memory_peak_bytes=1 << 20, stdout=stdout, stderr=b"", stdout_truncated=False,
             stderr_truncated=False, compile_output=None, message=None,
         )  # fmt: skip
-        assert jobs.finish_run(session=session, run_id=uuid.UUID(run_id), attempt=1, outcome=outcome)
-    if announce:
-        redis.Redis.from_url(api.settings.broker).publish(FINISHED_CHANNEL, run_id)
+        finished = jobs.finish_run(session=session, run_id=uuid.UUID(run_id), attempt=1, outcome=outcome)
+        assert finished is not None
+    if announce != "nothing":
+        message = announcement(finished if announce == "what was stored" else finished.id)
+        redis.Redis.from_url(api.settings.broker).publish(FINISHED_CHANNEL, message)
 
 
 def queued_messages(api: ApiServer) -> int:
@@ -148,15 +157,22 @@ def test_cancelling_wakes_a_waiting_request(api_factory: ApiFactory) -> None:
 # --- wait=true ---------------------------------------------------------------------------------
 
 
-def test_wait_answers_200_with_the_result_once_the_run_is_announced(api: ApiServer) -> None:
+@pytest.mark.parametrize("announce", ["what was stored", "the id"])
+def test_wait_answers_200_with_the_result_once_the_run_is_announced(
+    api: ApiServer, announce: Literal["what was stored", "the id"]
+) -> None:
+    body = HELLO | {"stdin": "in", "args": ["-x"], "limits": {"memory_limit_mb": 64}}
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         before = _queued_ids(api)
-        pending = pool.submit(post_run, api, HELLO, wait="true")
+        pending = pool.submit(post_run, api, body, wait="true")
         run_id = _wait_for_new_run(api, before)
-        finish_as_a_worker_would(api, run_id, stdout=b"hello\n")
+        finish_as_a_worker_would(api, run_id, stdout=b"hello\n", announce=announce)
         response = pending.result(timeout=30)
     assert response.status_code == 200, response.text
     assert response.json()["stdout"] == "hello\n" and response.json()["id"] == run_id
+    # Answered from the announcement or from the row, it is the run exactly as a GET reads it.
+    with api.client() as client:
+        assert response.json() == client.get(f"/v1/runs/{run_id}").json()
 
 
 def test_wait_still_answers_when_the_announcement_is_lost(api_factory: ApiFactory) -> None:
@@ -165,7 +181,7 @@ def test_wait_still_answers_when_the_announcement_is_lost(api_factory: ApiFactor
         before = _queued_ids(api)
         pending = pool.submit(post_run, api, HELLO, wait="true")
         run_id = _wait_for_new_run(api, before)
-        finish_as_a_worker_would(api, run_id, stdout=b"polled\n", announce=False)
+        finish_as_a_worker_would(api, run_id, stdout=b"polled\n", announce="nothing")
         response = pending.result(timeout=30)
     assert response.status_code == 200
     assert response.json()["stdout"] == "polled\n"

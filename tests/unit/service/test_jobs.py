@@ -27,8 +27,8 @@ OUTCOME = jobs.RunOutcome(
 )
 
 
-def new_run(session: Session) -> uuid.UUID:
-    request = jobs.RunRequest(
+def new_request() -> jobs.RunRequest:
+    return jobs.RunRequest(
         language="python",
         files={"main.py": b"print(1)"},
         main_file="main.py",
@@ -37,6 +37,10 @@ def new_run(session: Session) -> uuid.UUID:
         compiler_options=[],
         limits=RunLimits(),
     )
+
+
+def new_run(session: Session) -> uuid.UUID:
+    request = new_request()
     (run_id,) = jobs.create_runs(session=session, requests=[request])
     assert run_id == request.id
     return run_id
@@ -133,6 +137,20 @@ def test_a_queued_run_cannot_be_finished(session: Session) -> None:
     assert status_of(session, run_id) == Status.QUEUED
 
 
+def test_what_finish_and_fail_return_is_the_record_as_read_back(session: Session) -> None:
+    done, failed = new_request(), new_request()
+    jobs.create_runs(session=session, requests=[done, failed])
+    for request in (done, failed):
+        assert claim(session, request.id, "h:1", lease_s=60) == 1
+    finished = jobs.finish_run(session=session, run_id=done.id, attempt=1, outcome=OUTCOME)
+    failed_run = jobs.fail_run(session=session, run_id=failed.id, attempt=1, message="no overlayfs")
+    assert finished is not None and failed_run is not None
+    assert (finished.status, failed_run.status, failed_run.verdict) == ("done", "failed", None)
+    # What a waiting request is answered with (core.queue announces it) is what a GET reads.
+    assert jobs.record_of(done, finished) == jobs.get_record(session=session, run_id=done.id)
+    assert jobs.record_of(failed, failed_run) == jobs.get_record(session=session, run_id=failed.id)
+
+
 def test_fail_records_the_message(session: Session) -> None:
     run_id = new_run(session)
     attempt = claim(session, run_id, "h:1", lease_s=60)
@@ -210,7 +228,9 @@ def test_running_runs_are_never_resent(session: Session) -> None:
     assert jobs.resend_stale(session=session, older_than_s=60, now=later) == []
 
 
-def test_get_runs_returns_the_known_ones(session: Session) -> None:
+def test_get_records_returns_the_known_ones(session: Session) -> None:
     first, second = new_run(session), new_run(session)
-    found = jobs.get_runs(session=session, run_ids=[first, second, uuid.uuid4()])
+    found = jobs.get_records(session=session, run_ids=[first, second, uuid.uuid4()])
     assert set(found) == {first, second}
+    assert found[first] == jobs.get_record(session=session, run_id=first)
+    assert jobs.get_record(session=session, run_id=uuid.uuid4()) is None

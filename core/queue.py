@@ -20,15 +20,17 @@ cancellation, an older worker) means "read it from the database".
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
 import redis
 from celery import Celery
+from kombu.transport import redis as kombu_redis
 
 from core.config import Settings
 from core.jobs import FinishedRun
@@ -48,9 +50,39 @@ RECONCILER_LOCK = "jaula:reconciler"
 """Held for one interval by the worker whose reconciler pass runs; the others skip theirs."""
 
 
+class _Channel(kombu_redis.Channel):
+    """kombu's Redis channel, with one client object per connection pool.
+
+    kombu builds a new `redis.Redis` for every command it sends outside its event loop (each
+    publish; in a worker, each message's unacked-index write and its ack), and redis-py fills a
+    table of ~170 response callbacks in every client's constructor. A client holds no connection
+    of its own (each command borrows one from the pool, thread-safely), so one per pool does the
+    same work without that cost.
+    """
+
+    _shared_client: redis.Redis | None = None
+
+    @contextlib.contextmanager
+    def conn_or_acquire(self, client: redis.Redis | None = None) -> Iterator[redis.Redis]:
+        if client:
+            yield client
+            return
+        shared = self._shared_client
+        if shared is None or shared.connection_pool is not self.pool:  # the pool was replaced
+            shared = self._shared_client = self._create_client()  # type: ignore[attr-defined]
+        yield shared
+
+
+class RedisTransport(kombu_redis.Transport):
+    """kombu's Redis transport with the channel above (selected by `broker_transport`)."""
+
+    Channel = _Channel
+
+
 def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         "broker_url": settings.broker,
+        "broker_transport": f"{__name__}:{RedisTransport.__name__}",
         # JSON only: a message is an id, and nothing from the broker is ever unpickled.
         "task_serializer": "json",
         "accept_content": ["json"],

@@ -18,7 +18,7 @@ from api.waiting import FinishedRuns
 from core.config import Settings, get_settings
 from core.db import dispose_all, session_factory
 from core.languages import catalogue
-from core.queue import make_celery
+from core.queue import broker_client, make_celery
 
 DESCRIPTION = """\
 Run untrusted programs in fresh containers (namespaces, cgroups, overlayfs) and get their output,
@@ -41,17 +41,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = aioredis.Redis.from_url(settings.broker)
+        broker = broker_client(settings.broker)  # for the thread pool's blocking sends
         finished = FinishedRuns(settings.broker)
         celery = make_celery(settings, name="jaula-api")
         app.state.services = Services(
             settings=settings,
             languages=catalogue(),
-            store=RunStore(settings, session_factory(settings.database), celery),
+            store=RunStore(settings, session_factory(settings.database), broker),
             finished=finished,
             limiter=RateLimiter(
                 client, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
             ),
             redis=client,
+            celery=celery,
         )
         await finished.start()
         try:
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await finished.stop()
             await client.aclose()
+            broker.close()
             celery.close()
             dispose_all()
 

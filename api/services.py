@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from celery import Celery
 
 from api.ratelimit import RateLimiter
 from api.store import RunStore
@@ -21,3 +22,5 @@ class Services:
     finished: FinishedRuns
     limiter: RateLimiter
     redis: aioredis.Redis
+    celery: Celery
+    """Sends grading messages (runs' messages are written by core.queue.send_runs)."""

@@ -16,9 +16,8 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from celery import Celery
+import redis
 from fastapi import status
-from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,10 +56,10 @@ class QueueGauge:
 
 
 class RunStore:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], celery: Celery) -> None:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], broker: redis.Redis) -> None:
         self.settings = settings
         self.sessions = sessions
-        self.celery = celery
+        self.broker = broker
         self.gauge = QueueGauge(sessions)
 
     def submit(self, requests: Sequence[jobs.RunRequest]) -> None:
@@ -86,8 +85,8 @@ class RunStore:
 
     def send(self, run_ids: Sequence[uuid.UUID]) -> None:
         try:
-            send_runs(self.celery, run_ids)
-        except (OperationalError, RedisError, OSError) as exc:
+            send_runs(self.broker, run_ids)
+        except (RedisError, OSError) as exc:
             log.warning("could not queue %d run(s) now, the reconciler will: %s", len(run_ids), exc)
 
     def cancel(self, run_id: uuid.UUID) -> bool:

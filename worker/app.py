@@ -30,7 +30,7 @@ def _start_maintenance(sender: Any = None, **_: Any) -> None:
 
     # The pool's real size: `--concurrency` on the command line wins over the setting.
     slots = getattr(getattr(sender, "controller", None), "concurrency", None)
-    start(app, slots=slots or settings.worker_concurrency)
+    start(slots=slots or settings.worker_concurrency)
 
 
 @signals.worker_shutdown.connect

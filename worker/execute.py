@@ -35,7 +35,7 @@ from core.db import session_factory
 from core.execution import SubmissionError
 from core.images import ImageError
 from core.languages import Catalogue, Language, UnknownLanguage, catalogue
-from core.queue import FINISHED_CHANNEL, announcement
+from core.queue import FINISHED_CHANNEL, announcement, broker_client
 from worker.runner import run_program
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def context() -> Context:
         settings=settings,
         sessions=session_factory(settings.database),
         languages=catalogue(),
-        redis=redis.Redis.from_url(settings.broker, socket_timeout=5),
+        redis=broker_client(settings.broker),
         name=f"{socket.gethostname()}:{os.getpid()}",
     )
 

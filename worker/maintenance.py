@@ -20,8 +20,6 @@ from __future__ import annotations
 import logging
 import threading
 
-from celery import Celery
-from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -36,12 +34,10 @@ _stop = threading.Event()
 _thread: threading.Thread | None = None
 
 
-def start(app: Celery, *, slots: int) -> None:
+def start(*, slots: int) -> None:
     global _thread
     _stop.clear()
-    _thread = threading.Thread(
-        target=_loop, args=(context(), app, slots), name="jaula-maintenance", daemon=True
-    )
+    _thread = threading.Thread(target=_loop, args=(context(), slots), name="jaula-maintenance", daemon=True)
     _thread.start()
 
 
@@ -51,7 +47,7 @@ def stop() -> None:
         _thread.join(timeout=10)
 
 
-def _loop(ctx: Context, app: Celery, slots: int) -> None:
+def _loop(ctx: Context, slots: int) -> None:
     ok, detail = sandbox_self_check(ctx)
     log.info("sandbox self-check: %s", detail)
     beat = Heartbeat(
@@ -65,8 +61,8 @@ def _loop(ctx: Context, app: Celery, slots: int) -> None:
         try:
             ctx.redis.set(beat.key, beat.to_json(), ex=HEARTBEAT_TTL_S)
             if ctx.redis.set(RECONCILER_LOCK, ctx.name, nx=True, px=int(interval * 1000)):
-                reconcile(ctx, app)
-        except (RedisError, OperationalError, SQLAlchemyError, OSError) as exc:
+                reconcile(ctx)
+        except (RedisError, SQLAlchemyError, OSError) as exc:
             log.warning("maintenance pass failed, retrying in %.1f s: %s", interval, exc)
         if _stop.wait(interval):
             break
@@ -76,13 +72,13 @@ def _loop(ctx: Context, app: Celery, slots: int) -> None:
         pass
 
 
-def reconcile(ctx: Context, app: Celery) -> list[str]:
+def reconcile(ctx: Context) -> list[str]:
     """One reconciler pass; returns the ids it sent again (for logs and tests)."""
     with ctx.sessions() as session:
         abandoned = jobs.requeue_abandoned(session=session, max_attempts=ctx.settings.max_attempts)
     if abandoned:
         log.warning("requeued %d run(s) abandoned by a dead worker", len(abandoned))
-        send_runs(app, abandoned)
+        send_runs(ctx.redis, abandoned)
     with ctx.sessions() as session:
         queued = jobs.count_queued(session=session)
     missing = queued - queue_depth(ctx.redis)
@@ -94,5 +90,5 @@ def reconcile(ctx: Context, app: Celery) -> list[str]:
             )
     if stale:
         log.warning("resent %d queued run(s) whose message may be lost", len(stale))
-        send_runs(app, stale)
+        send_runs(ctx.redis, stale)
     return [str(run_id) for run_id in abandoned + stale]

@@ -65,7 +65,7 @@ class ReportPublic(Schema):
 
 
 def _store(services: Services) -> GradingStore:
-    return GradingStore(services.settings, services.store.sessions, services.store.celery)
+    return GradingStore(services.settings, services.store.sessions, services.celery)
 
 
 @router.post("/gradings", status_code=status.HTTP_202_ACCEPTED, responses=ERRORS)

@@ -3,13 +3,16 @@
     create_runs       the API inserts queued rows and commits, then sends their ids to the queue
     claim_run         queued -> running, only if still queued: a redelivered message claims nothing;
                       returns what the worker needs to run it (one statement reads and claims)
-    finish_run        running -> done, only by the claim that holds the current attempt number
-    fail_run          running -> failed (the sandbox itself failed), same fencing
+    finish_run        running -> done, only by the claim that holds the current attempt number;
+                      returns what it stored (its worker announces that to waiting requests)
+    fail_run          running -> failed (the sandbox itself failed), same fencing and return
     release_run       running -> queued again by its own worker (a transient failure), same fencing
     cancel_run        queued -> cancelled (a run already running is never cut short)
     requeue_abandoned running past its lease -> queued again (its worker died), or failed when it
                       has used up its attempts
     resend_stale      queued runs whose message is older than a timeout get a fresh message
+    get_record(s)     runs as clients see them (RunRecord); record_of builds the same from the
+                      request and what finish_run or fail_run returned
 
 `attempts` is the fencing token: each claim increments it, and a finish must name the attempt it
 claimed. A worker presumed dead that wakes up later can therefore never overwrite a newer claim's

@@ -39,7 +39,7 @@ from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.limits import RunLimits
-from core.models import Run, Status
+from core.models import LeasedJob, Run, Status
 
 RUNS = cast(Table, Run.__table__)
 
@@ -401,51 +401,58 @@ def _update_claimed(
     return row
 
 
-def requeue_abandoned(*, session: Session, max_attempts: int, now: datetime | None = None) -> list[uuid.UUID]:
-    """Runs still running past their lease lost their worker: queue them again, or fail those that
-    already had `max_attempts` claims (a run that keeps killing workers must not loop forever).
-    Returns the ids to send to the queue."""
+def requeue_abandoned(
+    *, session: Session, max_attempts: int, now: datetime | None = None, table: type[LeasedJob] = Run
+) -> list[uuid.UUID]:
+    """Jobs still running past their lease lost their worker: queue them again, or fail those that
+    already had `max_attempts` claims (a job that keeps killing workers must not loop forever).
+    Returns the ids to send to the queue. `table`: runs, or grading submissions."""
     now = now or utcnow()
-    expired = (Run.status == Status.RUNNING, Run.lease_expires_at < now)
+    expired = (table.status == Status.RUNNING, table.lease_expires_at < now)
     session.execute(
-        update(Run)
-        .where(*expired, Run.attempts >= max_attempts)
+        update(table)
+        .where(*expired, table.attempts >= max_attempts)
         .values(
             status=Status.FAILED,
             finished_at=now,
             lease_expires_at=None,
-            message=f"The worker running this job died {max_attempts} times; it was not retried.",
+            message=f"The worker that claimed it died {max_attempts} times; it was not retried.",
         )
     )
     requeued = session.scalars(
-        update(Run)
+        update(table)
         .where(*expired)
         .values(status=Status.QUEUED, enqueued_at=now, lease_expires_at=None)
-        .returning(Run.id)
+        .returning(table.id)
     ).all()
     session.commit()
     return list(requeued)
 
 
 def resend_stale(
-    *, session: Session, older_than_s: float, limit: int = 1000, now: datetime | None = None
+    *,
+    session: Session,
+    older_than_s: float,
+    limit: int = 1000,
+    now: datetime | None = None,
+    table: type[LeasedJob] = Run,
 ) -> list[uuid.UUID]:
-    """Queued runs whose last message is older than `older_than_s` may have lost it (a broker
+    """Queued jobs whose last message is older than `older_than_s` may have lost it (a broker
     restart without persistence): stamp them as sent now and return their ids to send again.
     A duplicate message is harmless (the claim is conditional)."""
     now = now or utcnow()
     stale = (
-        select(Run.id)
-        .where(Run.status == Status.QUEUED, Run.enqueued_at < now - timedelta(seconds=older_than_s))
-        .order_by(Run.enqueued_at)
+        select(table.id)
+        .where(table.status == Status.QUEUED, table.enqueued_at < now - timedelta(seconds=older_than_s))
+        .order_by(table.enqueued_at)
         .limit(limit)
         .scalar_subquery()
     )
     resent = session.scalars(
-        update(Run)
-        .where(Run.id.in_(stale), Run.status == Status.QUEUED)
+        update(table)
+        .where(table.id.in_(stale), table.status == Status.QUEUED)
         .values(enqueued_at=now)
-        .returning(Run.id)
+        .returning(table.id)
     ).all()
     session.commit()
     return list(resent)

@@ -74,13 +74,33 @@ class Base(DeclarativeBase):
     type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime()}
 
 
-class Run(Base):
-    """One program run: queued by the API, claimed and finished by a worker."""
-
-    __tablename__ = "runs"
+class LeasedJob:
+    """The columns of a job that workers claim, shared by runs and grading submissions: its
+    status, its life cycle and its fencing (core.jobs). The reconciler's statements
+    (core.jobs.requeue_abandoned, resend_stale) are written once against these columns."""
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     status: Mapped[str] = mapped_column(String(16), default=Status.QUEUED)
+    message: Mapped[str | None] = mapped_column(Text)
+    """Explains the outcome, or says why the job failed (status failed)."""
+
+    queued_at: Mapped[datetime]
+    enqueued_at: Mapped[datetime | None]
+    """When the last queue message for this job was sent (the reconciler resends stale ones)."""
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    lease_expires_at: Mapped[datetime | None]
+    """A running job not finished by then is presumed abandoned by a dead worker."""
+    worker: Mapped[str | None] = mapped_column(String(255))
+    """host:pid of the worker that ran (or is running) it."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Claims so far; also the fencing token: only the current claim may finish the job."""
+
+
+class Run(LeasedJob, Base):
+    """One program run: queued by the API, claimed and finished by a worker."""
+
+    __tablename__ = "runs"
 
     # The request.
     language: Mapped[str] = mapped_column(String(64))
@@ -114,21 +134,6 @@ class Run(Base):
     stdout_truncated: Mapped[bool | None]
     stderr_truncated: Mapped[bool | None]
     compile_output: Mapped[bytes | None] = mapped_column(LargeBinary)
-    message: Mapped[str | None] = mapped_column(Text)
-    """Explains the verdict, or says why the run failed (status failed)."""
-
-    # Lifecycle.
-    queued_at: Mapped[datetime]
-    enqueued_at: Mapped[datetime | None]
-    """When the last queue message for this run was sent (the reconciler resends stale ones)."""
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
-    lease_expires_at: Mapped[datetime | None]
-    """A running job not finished by then is presumed abandoned by a dead worker."""
-    worker: Mapped[str | None] = mapped_column(String(255))
-    """host:pid of the worker that ran (or is running) it."""
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    """Claims so far; also the fencing token: only the current claim may finish the run."""
 
     __table_args__ = (
         # The reconciler's two scans, and the queue-depth count of backpressure.

@@ -30,6 +30,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, defer
 
+from core import jobs
 from core.grading.archive import digest
 from core.grading.models import Grading, GradingProblem, GradingSubmission
 from core.grading.problem import Problem
@@ -269,50 +270,16 @@ def cancel_grading(*, session: Session, grading_id: uuid.UUID) -> int:
 
 def requeue_abandoned(*, session: Session, max_attempts: int, now: datetime | None = None) -> list[uuid.UUID]:
     """Submissions running past their lease lost their worker: queue them again, or fail those
-    already claimed `max_attempts` times. Returns the ids to send."""
-    now = now or utcnow()
-    expired = (GradingSubmission.status == Status.RUNNING, GradingSubmission.lease_expires_at < now)
-    session.execute(
-        update(GradingSubmission)
-        .where(*expired, GradingSubmission.attempts >= max_attempts)
-        .values(
-            status=Status.FAILED,
-            finished_at=now,
-            lease_expires_at=None,
-            message=f"The worker grading this submission died {max_attempts} times; it was not retried.",
-        )
-    )
-    requeued = session.scalars(
-        update(GradingSubmission)
-        .where(*expired)
-        .values(status=Status.QUEUED, enqueued_at=now, lease_expires_at=None)
-        .returning(GradingSubmission.id)
-    ).all()
-    session.commit()
-    return list(requeued)
+    already claimed `max_attempts` times (core.jobs.requeue_abandoned). Returns the ids to send."""
+    table = GradingSubmission
+    return jobs.requeue_abandoned(session=session, max_attempts=max_attempts, now=now, table=table)
 
 
 def resend_stale(
     *, session: Session, older_than_s: float, limit: int = 1000, now: datetime | None = None
 ) -> list[uuid.UUID]:
     """Queued submissions whose last message is older than `older_than_s` may have lost it:
-    stamp them as sent now and return their ids to send again (duplicates are harmless)."""
-    now = now or utcnow()
-    stale = (
-        select(GradingSubmission.id)
-        .where(
-            GradingSubmission.status == Status.QUEUED,
-            GradingSubmission.enqueued_at < now - timedelta(seconds=older_than_s),
-        )
-        .order_by(GradingSubmission.enqueued_at)
-        .limit(limit)
-        .scalar_subquery()
+    stamp them as sent now and return their ids to send again (core.jobs.resend_stale)."""
+    return jobs.resend_stale(
+        session=session, older_than_s=older_than_s, limit=limit, now=now, table=GradingSubmission
     )
-    resent = session.scalars(
-        update(GradingSubmission)
-        .where(GradingSubmission.id.in_(stale), GradingSubmission.status == Status.QUEUED)
-        .values(enqueued_at=now)
-        .returning(GradingSubmission.id)
-    ).all()
-    session.commit()
-    return list(resent)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base, Status
+from core.models import Base, LeasedJob
 
 
 class GradingProblem(Base):
@@ -54,10 +54,12 @@ class Grading(Base):
     cancelled_at: Mapped[datetime | None]
 
 
-class GradingSubmission(Base):
+class GradingSubmission(LeasedJob, Base):
+    """One submission of a grading: the job a worker claims, with a run's status, life cycle
+    and fencing (core.models.LeasedJob)."""
+
     __tablename__ = "grading_submissions"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     grading_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("gradings.id"))
     position: Mapped[int] = mapped_column(Integer)
     """0-based order within the grading."""
@@ -65,7 +67,6 @@ class GradingSubmission(Base):
     language: Mapped[str] = mapped_column(String(64))
     source: Mapped[bytes] = mapped_column(LargeBinary)
     compiler_options: Mapped[list[str]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(16), default=Status.QUEUED)
 
     # Results.
     results: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -75,17 +76,6 @@ class GradingSubmission(Base):
     verdict: Mapped[str | None] = mapped_column(String(32))
     """accepted, or the first failing test's verdict (summary_verdict)."""
     compile_output: Mapped[str | None] = mapped_column(Text)
-    message: Mapped[str | None] = mapped_column(Text)
-    """Why the submission failed (status failed): the sandbox, an image, the checker."""
-
-    # Life cycle, as core.models.Run.
-    queued_at: Mapped[datetime]
-    enqueued_at: Mapped[datetime | None]
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
-    lease_expires_at: Mapped[datetime | None]
-    worker: Mapped[str | None] = mapped_column(String(255))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (
         Index(None, "grading_id", "position", unique=True),

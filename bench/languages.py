@@ -13,8 +13,8 @@ whole job (compile, then run, for compiled languages):
               worker pays per job.
   jaula run   the CLI as a user types it: a new Python process, imports, a new launcher, then
               the job.
-  CLI start   `jaula --help` in the same loop: the part of `jaula run` that is Python starting
-              and importing the command modules, before any sandbox work.
+  CLI start   `jaula run --help` in the same loop: the part of `jaula run` that is Python
+              starting and importing the command's modules, before any sandbox work.
 
 The ratio columns are sandbox over host. Runs alternate between the three so that a noisy
 neighbour slows all of them alike; medians because this is a shared VM.
@@ -111,7 +111,7 @@ def cli_time(lang: Language, source: Path) -> float:
 
 def cli_start_time() -> float:
     started = time.perf_counter()
-    subprocess.run([JAULA, "--help"], capture_output=True, check=True)
+    subprocess.run([JAULA, "run", "--help"], capture_output=True, check=True)
     return time.perf_counter() - started
 
 

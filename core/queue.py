@@ -103,8 +103,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "worker_concurrency": settings.worker_concurrency,
         "task_default_queue": QUEUE,
-        # Redis redelivers a message not acknowledged within this time (longer than any run).
-        "broker_transport_options": {"visibility_timeout": settings.broker_visibility_timeout_s},
+        "broker_transport_options": {
+            # Redis redelivers a message not acknowledged within this time (longer than any run).
+            "visibility_timeout": settings.broker_visibility_timeout_s,
+            # A free slot takes a run before a grading submission: BRPOP names the queues in
+            # sorted order and pops the first that has a message, and "jaula" sorts before
+            # "jaula.gradings". kombu's default rotates them, so under load a grading's many
+            # submissions (a second or more each) took slots from people waiting on a playground.
+            "queue_order_strategy": "sorted",
+        },
         # The worker rides out broker restarts; the API gives up quickly (the reconciler resends).
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,

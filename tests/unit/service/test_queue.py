@@ -64,3 +64,20 @@ def test_a_bare_id_means_read_the_database() -> None:
 def test_anything_else_is_refused(message: bytes) -> None:
     with pytest.raises(ValueError, match=r"."):
         read_announcement(message)
+
+
+def test_a_free_slot_takes_a_run_before_a_grading_submission() -> None:
+    from kombu.utils.scheduling import cycle_by_name
+
+    from core.config import Settings
+    from core.grading.queue import GRADING_QUEUE
+    from core.queue import QUEUE, celery_config
+
+    options = celery_config(Settings())["broker_transport_options"]
+    # What kombu's Redis channel does before each BRPOP: the consumed queues (a set), ordered by
+    # the strategy; BRPOP then pops from the first non-empty one.
+    order = cycle_by_name(options["queue_order_strategy"])()
+    order.update({GRADING_QUEUE, QUEUE})
+    for _ in range(3):  # the same after each pop: no rotation
+        assert list(order.consume(2)) == [QUEUE, GRADING_QUEUE]
+        order.rotate(QUEUE)

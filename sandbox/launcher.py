@@ -113,6 +113,10 @@ class Launcher:
     def want(self, keys: list[RootKey]) -> None:
         """Keep containers prepared for these kinds (most wanted first); stop preparing others."""
         self._wanted = keys[: self.config.kinds]
+        # Plans are kept for the kinds wanted now only: a compiled submission's artefact is a kind
+        # of its own, used for a while and then never again, and a long-lived launcher sees
+        # thousands of them.
+        self._plans = {key: plan for key, plan in self._plans.items() if key in self._wanted}
         for box_id, box in list(self._preparing.items()):
             if box.key not in self._wanted:
                 del self._preparing[box_id]
@@ -148,7 +152,9 @@ class Launcher:
         name = f"{os.getpid()}-{self._serial}"
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = standby.plan_for(self.settings, key)
+            plan = standby.plan_for(self.settings, key)
+            if key in self._wanted:
+                self._plans[key] = plan
         box = standby.prepare(self._zygote, self.hierarchy, name, self.settings, key, plan)
         self._preparing[self._serial] = box
 
@@ -199,6 +205,7 @@ class Launcher:
             "cgroup_version": self.hierarchy.version,
             "preparing": [info(i, b) for i, b in self._preparing.items()],
             "lent": [info(i, b) for i, b in self._lent.items()],
+            "mount_plans": len(self._plans),
         }
 
     # -- the event loop --------------------------------------------------------------------------

@@ -517,6 +517,23 @@ def test_closing_a_launcher_removes_everything_it_made(
     assert not cgroups_of_launcher()
 
 
+def test_a_long_lived_launcher_keeps_no_state_for_kinds_it_no_longer_wants(
+    launchers: Launchers, images: Images, tmp_path: Path
+) -> None:
+    # Each compiled submission's artefact is a kind of container of its own; a worker's launcher
+    # sees thousands. What it keeps per kind must go when the kind drops out of the wanted few.
+    sb = launchers.new()
+    for n in range(8):
+        artefact = tmp_path / f"artefact-{n}"
+        artefact.mkdir()
+        assert sb.run(Spec(argv=["true"], layers=[*images.programs, str(artefact)])).verdict == Verdict.OK
+    sb.sync()
+    status = sb.status()
+    kinds = sb.config.kinds
+    assert status["mount_plans"] <= kinds
+    assert len(status["preparing"]) + len(status["lent"]) <= kinds * sb.config.spares
+
+
 def test_residue_check_reports_a_leaked_cgroup_process_mount_and_file(
     test_host: TestHost, sb: Sandbox
 ) -> None:

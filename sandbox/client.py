@@ -175,8 +175,14 @@ class Sandbox:
             raise self._died(exc) from exc
         if "lease" in message:
             lease = Lease.from_message(message["lease"], fds)
-            self._leases.setdefault(lease.key, []).append(lease)
-            trace.mark("client: lease received")
+            if lease.key in self._wanted:
+                self._leases.setdefault(lease.key, []).append(lease)
+                trace.mark("client: lease received")
+            else:
+                # Lent before the launcher read that this kind is no longer wanted (_want gave
+                # back those that had arrived): nothing will take it, so give it back too.
+                lease.close()
+                self._send({"op": "release", "id": lease.id})
             return
         for fd in fds:
             os.close(fd)

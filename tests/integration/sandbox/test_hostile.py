@@ -523,7 +523,7 @@ def test_a_long_lived_launcher_keeps_no_state_for_kinds_it_no_longer_wants(
     # Each compiled submission's artefact is a kind of container of its own; a worker's launcher
     # sees thousands. What it keeps per kind must go when the kind drops out of the wanted few.
     sb = launchers.new()
-    for n in range(8):
+    for n in range(12):
         artefact = tmp_path / f"artefact-{n}"
         artefact.mkdir()
         assert sb.run(Spec(argv=["true"], layers=[*images.programs, str(artefact)])).verdict == Verdict.OK

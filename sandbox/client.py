@@ -9,6 +9,7 @@ each with its own launcher. After a fork, the child starts its own launchers.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import os
@@ -307,7 +308,8 @@ def _forget_pool_after_fork() -> None:
 
 
 def close_all() -> None:
-    """Stop every pooled launcher (they also stop by themselves when this process exits)."""
+    """Stop every pooled launcher. Run at exit too: a launcher would stop by itself when this
+    process's end closes its socket, but stopping it here reaps it and closes our ends cleanly."""
     with _pool_lock:
         pool = list(_idle)
         _idle.clear()
@@ -317,3 +319,4 @@ def close_all() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_pool_after_fork)
+atexit.register(close_all)

@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { tar } from "../src/tar";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -17,6 +17,7 @@ describe("tar", () => {
       { name: `${longDir}/file.txt`, data: text("x".repeat(1000)) },
     ];
     const dir = mkdtempSync(join(tmpdir(), "jaula-tar-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, "a.tar");
     writeFileSync(path, tar(entries));
     const listing = execFileSync("tar", ["-tvf", path], { encoding: "utf-8" });

@@ -25,6 +25,7 @@ The machine is a noisy 2-core VM: read medians and the overhead over bare exec, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -162,8 +163,19 @@ def main() -> int:
                 results[mode].setdefault(label, []).extend(time_block(action, args.block, idle_s))
     sb.close()
     shutil.rmtree(workdir, ignore_errors=True)
+    remove_crun_cgroup_parent()
     report(results, rows, args.json)
     return 0
+
+
+def remove_crun_cgroup_parent() -> None:
+    """crun creates the parent of each run's cgroupsPath (/jaula-bench) and never removes it;
+    every run's own cgroup is gone by now, so the empty parent can go too."""
+    for parent in Path("/sys/fs/cgroup").glob("*/jaula-bench"):
+        with contextlib.suppress(OSError):
+            parent.rmdir()
+    with contextlib.suppress(OSError):
+        Path("/sys/fs/cgroup/jaula-bench").rmdir()  # a pure cgroup2 host
 
 
 def _checked(result: sandbox.Result) -> None:

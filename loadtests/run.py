@@ -47,6 +47,7 @@ from typing import Any
 
 import httpx
 
+from core.cli.up import stop_process
 from loadtests import host, report, stats
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,18 +77,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def stop_pid(process: subprocess.Popen[bytes], timeout_s: float) -> int:
-    """SIGTERM, then SIGKILL after `timeout_s`; the exit status."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
 
 
 # -- the service --------------------------------------------------------------------------------------
@@ -146,7 +135,7 @@ class Service:
     def stop(self) -> int | None:
         if self.process is None:
             return None
-        return stop_pid(self.process, timeout_s=90.0)
+        return stop_process(self.process, timeout_s=90.0)
 
 
 # -- the database (read-only) ------------------------------------------------------------------------
@@ -325,7 +314,7 @@ def run_stage(
                     raise RuntimeError("Locust did not stop within 300 s of its run time")
                 time.sleep(0.5)
         finally:
-            stop_pid(locust, timeout_s=10.0)
+            stop_process(locust, timeout_s=10.0)
             sampler.locust_pid = None
     unfinished = service_database(service).wait_until_final(timeout_s=300)
     events = stats.load_events(events_path)

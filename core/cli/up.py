@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 import httpx
 import typer
@@ -167,7 +168,7 @@ class Service:
         """Stop every child, last started first, each by its PID; wait for each."""
         while self.children:
             child = self.children.pop()
-            _terminate(child, STOP_TIMEOUT_S.get(child.name, 10.0))
+            stop_process(child.process, STOP_TIMEOUT_S.get(child.name, 10.0))
 
 
 def _quieter(level: str) -> str:
@@ -195,8 +196,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _terminate(child: Child, timeout_s: float) -> None:
-    process = child.process
+def stop_process(process: subprocess.Popen[Any], timeout_s: float) -> int:
+    """SIGTERM, then SIGKILL after `timeout_s`; wait for it and return its exit status."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -204,6 +205,7 @@ def _terminate(child: Child, timeout_s: float) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    return process.returncode
 
 
 def _wait_for_port(child: Child, host: str, port: int, timeout_s: float = 10.0) -> None:

@@ -231,9 +231,8 @@ def record_of(request: RunRequest, finished: FinishedRun) -> RunRecord:
     """The record of a finished run, from what was stored of its request (create_runs) and of
     its end (finish_run or fail_run): the values get_record would read back."""
     assert finished.id == request.id
+    end = {f.name: getattr(finished, f.name) for f in fields(FinishedRun)}  # all RunRecord fields
     return RunRecord(
-        id=request.id,
-        status=finished.status,
         language=request.language,
         files=_stored_files(request),
         main_file=request.main_file,
@@ -242,21 +241,7 @@ def record_of(request: RunRequest, finished: FinishedRun) -> RunRecord:
         compiler_options=list(request.compiler_options),
         encoding=request.encoding,
         limits=request.limits,
-        verdict=finished.verdict,
-        exit_code=finished.exit_code,
-        signal=finished.signal,
-        cpu_time_ms=finished.cpu_time_ms,
-        wall_time_ms=finished.wall_time_ms,
-        memory_peak_bytes=finished.memory_peak_bytes,
-        stdout=finished.stdout,
-        stderr=finished.stderr,
-        stdout_truncated=finished.stdout_truncated,
-        stderr_truncated=finished.stderr_truncated,
-        compile_output=finished.compile_output,
-        message=finished.message,
-        queued_at=finished.queued_at,
-        started_at=finished.started_at,
-        finished_at=finished.finished_at,
+        **end,
     )
 
 
@@ -265,20 +250,14 @@ def count_queued(*, session: Session) -> int:
     return count.scalar_one()
 
 
+# The request columns a claimed run carries (ClaimedRun's fields but its id, attempt and limits).
+_CLAIMED_NON_COLUMNS = ("id", "attempt", "limits")
+_CLAIMED_COLUMNS = tuple(RUNS.c[f.name] for f in fields(ClaimedRun) if f.name not in _CLAIMED_NON_COLUMNS)
 _CLAIM = (
     update(RUNS)
     .where(RUNS.c.id == bindparam("run_id"), RUNS.c.status == Status.QUEUED)
     .values(attempts=RUNS.c.attempts + 1)  # the other columns set are the execution's parameters
-    .returning(
-        RUNS.c.attempts,
-        RUNS.c.language,
-        RUNS.c.files,
-        RUNS.c.main_file,
-        RUNS.c.stdin,
-        RUNS.c.args,
-        RUNS.c.compiler_options,
-        *_LIMIT_COLUMNS,
-    )
+    .returning(RUNS.c.attempts, *_CLAIMED_COLUMNS, *_LIMIT_COLUMNS)
 )
 _SET_LEASE = update(RUNS).where(RUNS.c.id == bindparam("run_id"))
 _UPDATE_CLAIMED = (
@@ -307,16 +286,12 @@ def claim_run(
     if row is None:
         session.commit()
         return None
+    values = row._mapping
     claimed = ClaimedRun(
         id=run_id,
         attempt=row.attempts,
-        language=row.language,
-        files=row.files,
-        main_file=row.main_file,
-        stdin=row.stdin,
-        args=row.args,
-        compiler_options=row.compiler_options,
-        limits=RunLimits(**{column.name: row._mapping[column] for column in _LIMIT_COLUMNS}),
+        limits=RunLimits(**{column.name: values[column] for column in _LIMIT_COLUMNS}),
+        **{column.name: values[column] for column in _CLAIMED_COLUMNS},
     )
     lease_expires_at = now + timedelta(seconds=lease_s(claimed))
     connection.execute(_SET_LEASE, {"run_id": run_id, "lease_expires_at": lease_expires_at})

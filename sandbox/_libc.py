@@ -128,9 +128,13 @@ def capset_clear() -> None:
     _check(_libc.syscall(_nr("capset"), header, data), "capset")
 
 
-def close_range(first: int, last: int = 0xFFFFFFFF) -> None:
+CLOSE_RANGE_CLOEXEC = 1 << 2
+
+
+def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+    """Close (or with CLOSE_RANGE_CLOEXEC, mark close-on-exec) every descriptor in [first, last]."""
     _check(
-        _libc.syscall(_nr("close_range"), ctypes.c_uint(first), ctypes.c_uint(last), 0),
+        _libc.syscall(_nr("close_range"), ctypes.c_uint(first), ctypes.c_uint(last), ctypes.c_uint(flags)),
         "close_range",
     )
 

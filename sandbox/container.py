@@ -225,6 +225,10 @@ def _run(cfg: ContainerConfig) -> NoReturn:
         os.dup2(cfg.stderr_w, 2)
         for fd in {stdin, cfg.stdout_w, cfg.stderr_w} - {0, 1, 2}:
             os.close(fd)
+        # Whatever else this process holds (its job socket, a descriptor some forked ancestor
+        # left open) must not reach the program: it could forge our report or talk to the
+        # launcher. One syscall makes sure, wherever a descriptor came from.
+        _libc.close_range(3, flags=_libc.CLOSE_RANGE_CLOEXEC)
         step = "rlimits"
         rlimits.apply([(r[0], r[1], r[2]) for r in job["rlimits"]])
         step = f"chdir {job['cwd']}"

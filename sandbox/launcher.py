@@ -134,11 +134,13 @@ class Launcher:
         if not any(b.key == key for b in self._preparing.values()):
             self._prepare(key)
 
-    def start_zygote(self) -> None:
-        """Fork the zygote now, while our heap is fresh and frozen (see zygote.py)."""
+    def start_zygote(self, client: socket.socket) -> None:
+        """Fork the zygote now, while our heap is fresh and frozen (see zygote.py). It does not
+        keep our socket to the client: no container may hold a way to talk to the client."""
         ours, theirs = socket.socketpair()
         if os.fork() == 0:
             ours.close()
+            client.close()
             zygote.serve(theirs, self.settings.shared_dev)
         theirs.close()
         self._zygote = ours
@@ -326,6 +328,7 @@ def reclaim(hierarchy: Hierarchy, state_dir: str) -> list[str]:
 def main(argv: list[str]) -> int:
     """Started by client.py (never by hand) with the client's socket as argv[0]."""
     sock = socket.socket(fileno=int(argv[0]))
+    sock.set_inheritable(False)  # it was passed to us by exec; nothing we start may have it
     first, _ = protocol.recv(sock)
     config = LauncherConfig.from_json(first["config"])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client decides when we stop
@@ -338,7 +341,7 @@ def main(argv: list[str]) -> int:
         # the collector from touching (and so copying) those pages.
         gc.collect()
         gc.freeze()
-        launcher.start_zygote()
+        launcher.start_zygote(client=sock)
     except (SandboxError, OSError) as exc:
         kind = type(exc).__name__ if isinstance(exc, SandboxError) else "HostError"
         protocol.send(sock, {"error": {"type": kind, "message": f"cannot start the launcher: {exc}"}})

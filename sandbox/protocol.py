@@ -89,7 +89,8 @@ def decode(body: bytes) -> dict[str, Any]:
 
 def recv_raw(sock: socket.socket) -> tuple[bytes, list[int]]:
     """A message's undecoded body, and its descriptors (to decode it later, or elsewhere)."""
-    header, fds, _flags, _addr = socket.recv_fds(sock, _HEADER.size, MAX_FDS)
+    # Close-on-exec from the start: a received descriptor must never reach a program by accident.
+    header, fds, _flags, _addr = socket.recv_fds(sock, _HEADER.size, MAX_FDS, socket.MSG_CMSG_CLOEXEC)
     if not header:
         for fd in fds:
             os.close(fd)

@@ -305,6 +305,16 @@ def test_program_holds_no_capability_and_has_no_new_privs(run: RunFn) -> None:
     assert status["NoNewPrivs"] == "1"
 
 
+@pytest.mark.parametrize("stdin", [b"", b"input"])
+def test_program_holds_no_descriptor_but_its_stdin_stdout_and_stderr(run: RunFn, stdin: bytes) -> None:
+    # Anything more (the job socket, the launcher's socket to the client) would let a program
+    # forge its own result, or hand the client a container of its making for the next job.
+    result = run("sh", "-c", "ls /proc/$$/fd; for fd in 1 2; do readlink /proc/$$/fd/$fd; done", stdin=stdin)
+    fds, targets = lines(result)[:-2], lines(result)[-2:]
+    assert fds == ["0", "1", "2"], result
+    assert all(t.startswith("pipe:") for t in targets), targets
+
+
 def test_program_runs_as_an_unprivileged_user(run: RunFn) -> None:
     assert run("id").stdout == b"uid=1000(runner) gid=1000(runner)\n"
 

@@ -4,7 +4,8 @@ One process per container, forked by the zygote (zygote.py) into a new pid names
 returns. Three phases:
 
 prepare, as root (while the container waits for a job; nothing here depends on the job):
-    unshare mount/ipc/uts(/net) namespaces, bring `lo` up, build the root filesystem (mounts.py:
+    unshare mount/ipc/uts namespaces, join the network namespace the launcher lent (only `lo`,
+    see netns.py) unless the run uses the host's, build the root filesystem (mounts.py:
     staging tmpfs, /proc and /dev, overlay over the image layers, pivot_root, binds, detach the
     host's root), make /box, set the hostname; open the run cgroup's cgroup.procs before the host
     disappears.
@@ -26,6 +27,7 @@ program itself starts with every signal at its default action (posix_spawn's set
 from __future__ import annotations
 
 import contextlib
+import marshal
 import os
 import signal
 import socket
@@ -95,10 +97,44 @@ def key_from_json(data: dict[str, Any]) -> RootKey:
 
 
 @dataclass(frozen=True, slots=True)
+class ContainerKind:
+    """What every container of one kind is made with. The launcher encodes it once per kind and
+    the zygote decodes it once, before forking: each container then shares the zygote's decoded
+    objects instead of building its own (every object built after a fork lands on a page the
+    fork shared, which the kernel must then copy)."""
+
+    key: RootKey
+    host_id: int
+    """The slot's unprivileged host uid and gid."""
+    stage: str
+    """An empty host directory: the container mounts its staging tmpfs there (in its namespace)."""
+    shared_dev: str
+    """The read-only /dev the zygote prepared."""
+    plan: tuple[mounts.Op, ...]
+    """The mounts to make."""
+
+    def encode(self) -> bytes:
+        return marshal.dumps(
+            (
+                key_to_json(self.key),
+                self.host_id,
+                self.stage,
+                self.shared_dev,
+                [tuple(op) for op in self.plan],
+            )
+        )
+
+    @classmethod
+    def decode(cls, blob: bytes) -> ContainerKind:
+        key, host_id, stage, shared_dev, plan = marshal.loads(blob)
+        return cls(key_from_json(key), int(host_id), stage, shared_dev, tuple(mounts.Op(*op) for op in plan))
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerConfig:
     """What the container's init is given when it is forked."""
 
-    key: RootKey
+    kind: ContainerKind
     control: int
     """Socket to the launcher: "ready" or the failed step."""
     job: int
@@ -107,39 +143,27 @@ class ContainerConfig:
     stderr_w: int
     procs_files: tuple[str, ...]
     """cgroup.procs of the run's cgroup(s)."""
-    host_id: int
-    """The slot's unprivileged host uid and gid."""
-    stage: str
-    """An empty host directory: the container mounts its staging tmpfs there (in its namespace)."""
-    shared_dev: str
-    """The read-only /dev the zygote prepared."""
-    plan: tuple[mounts.Op, ...]
-    """The mounts to make (built once per kind of container by the launcher)."""
+    netns: int | None
+    """The network namespace to join (see netns.py); None: the host's network."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "key": key_to_json(self.key),
-            "procs_files": list(self.procs_files),
-            "host_id": self.host_id,
-            "stage": self.stage,
-            "shared_dev": self.shared_dev,
-            "plan": [tuple(op) for op in self.plan],
-        }
+    @staticmethod
+    def encode(procs_files: tuple[str, ...], netns: bool) -> bytes:
+        """A container's own part (its kind travels separately); its descriptors go with it, in
+        this order: control, job, stdout_w, stderr_w[, the network namespace]."""
+        return marshal.dumps((list(procs_files), netns))
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], fds: list[int]) -> ContainerConfig:
-        control, job, stdout_w, stderr_w = fds
+    def decode(cls, kind: ContainerKind, blob: bytes, fds: list[int]) -> ContainerConfig:
+        procs_files, has_netns = marshal.loads(blob)
+        control, job, stdout_w, stderr_w, *netns = fds
         return cls(
-            key=key_from_json(data["key"]),
+            kind=kind,
             control=control,
             job=job,
             stdout_w=stdout_w,
             stderr_w=stderr_w,
-            procs_files=tuple(data["procs_files"]),
-            host_id=int(data["host_id"]),
-            stage=data["stage"],
-            shared_dev=data["shared_dev"],
-            plan=tuple(mounts.Op(*op) for op in data["plan"]),
+            procs_files=tuple(procs_files),
+            netns=netns[0] if has_netns else None,
         )
 
 
@@ -181,16 +205,18 @@ def _step(name: str, call: Any, *args: Any) -> Any:
 
 
 def _prepare(cfg: ContainerConfig) -> None:
-    key = cfg.key
-    _step("unshare namespaces", namespaces.unshare, namespaces.container_flags(network=key.network))
-    if not key.network:
-        _step("bring lo up", namespaces.loopback_up)
+    kind = cfg.kind
+    key = kind.key
+    _step("unshare namespaces", namespaces.unshare, namespaces.container_flags())
+    if cfg.netns is not None:
+        _step("join the network namespace", _libc.setns, cfg.netns, _libc.CLONE_NEWNET)
+        os.close(cfg.netns)
     # The cgroup files are on the host: open them before the host's root goes away.
     procs = [
         _step("open cgroup.procs", os.open, path, os.O_WRONLY | os.O_CLOEXEC) for path in cfg.procs_files
     ]
-    _step("", mounts.apply, cfg.plan)
-    _step("make /box", box.make_box, cfg.host_id, cfg.host_id)
+    _step("", mounts.apply, kind.plan)
+    _step("make /box", box.make_box, kind.host_id, kind.host_id)
     _step("sethostname", namespaces.set_hostname, key.hostname)
     trace.mark("init: root built")
     for fd in procs:
@@ -198,7 +224,7 @@ def _prepare(cfg: ContainerConfig) -> None:
         os.close(fd)
     _step("unshare cgroup namespace", _libc.unshare, _libc.CLONE_NEWCGROUP)
     _step("setsid", os.setsid)
-    _step("enter a user namespace", credentials.become_unprivileged, cfg.host_id)
+    _step("enter a user namespace", credentials.become_unprivileged, kind.host_id)
     _step("forbid nested user namespaces", credentials.forbid_nested_user_namespaces)
     _step("join a new session keyring", credentials.join_new_session_keyring)
     _step("drop capabilities", credentials.drop_all_capabilities)

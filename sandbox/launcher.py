@@ -46,7 +46,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import mounts, protocol, standby, trace, zygote
+from sandbox import mounts, netns, protocol, standby, trace, zygote
 from sandbox.cgroups import Hierarchy, describe, favor_dynamic_modifications, open_hierarchy
 from sandbox.container import RootKey, key_from_json, key_to_json
 from sandbox.errors import SandboxError, SetupError
@@ -104,23 +104,25 @@ class Launcher:
         self._serial = 0
         self._zygote: socket.socket | None = None
         self._wanted: list[RootKey] = []
-        self._plans: dict[RootKey, tuple[mounts.Op, ...]] = {}
+        self._kinds: dict[RootKey, bytes] = {}
+        """Encoded ContainerKinds, built once per kind."""
         self._preparing: dict[int, standby.Standby] = {}
         self._lent: dict[int, standby.Standby] = {}
+        self._netns = netns.NetnsPool(keep=max(2, config.spares * config.kinds))
 
     # -- the containers' life cycle ----------------------------------------------------------------
 
     def want(self, keys: list[RootKey]) -> None:
         """Keep containers prepared for these kinds (most wanted first); stop preparing others."""
         self._wanted = keys[: self.config.kinds]
-        # Plans are kept for the kinds wanted now only: a compiled submission's artefact is a kind
+        # Kinds are kept for the kinds wanted now only: a compiled submission's artefact is a kind
         # of its own, used for a while and then never again, and a long-lived launcher sees
         # thousands of them.
-        self._plans = {key: plan for key, plan in self._plans.items() if key in self._wanted}
+        self._kinds = {key: kind for key, kind in self._kinds.items() if key in self._wanted}
         for box_id, box in list(self._preparing.items()):
             if box.key not in self._wanted:
                 del self._preparing[box_id]
-                box.destroy()
+                self._destroy(box)
         self._fill()
 
     def _fill(self) -> None:
@@ -152,13 +154,34 @@ class Launcher:
         assert self._zygote is not None, "start_zygote() first"
         self._serial += 1
         name = f"{os.getpid()}-{self._serial}"
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = standby.plan_for(self.settings, key)
+        kind = self._kinds.get(key)
+        if kind is None:
+            kind = standby.kind_for(self.settings, key).encode()
             if key in self._wanted:
-                self._plans[key] = plan
-        box = standby.prepare(self._zygote, self.hierarchy, name, self.settings, key, plan)
+                self._kinds[key] = kind
+        net = None if key.network else self._take_netns()
+        try:
+            box = standby.prepare(self._zygote, self.hierarchy, name, key, kind, net)
+        except BaseException:
+            if net is not None:
+                self._netns.give_back(net)
+            raise
         self._preparing[self._serial] = box
+
+    def _take_netns(self) -> int:
+        try:
+            return self._netns.take()
+        except OSError as exc:
+            raise SetupError.from_oserror("make the network namespace", exc) from exc
+
+    def _destroy(self, box: standby.Standby) -> None:
+        box.destroy()
+        if box.netns is not None:
+            if box.exited:  # every process that could have used it has exited
+                self._netns.give_back(box.netns)
+            else:
+                self._netns.discard(box.netns)
+            box.netns = None
 
     def lend(self, box_id: int, client: socket.socket) -> None:
         """The container finished preparing: hand it to the client, or say why it failed."""
@@ -166,7 +189,7 @@ class Launcher:
         try:
             box.wait_ready()
         except SetupError as exc:
-            box.destroy()
+            self._destroy(box)
             protocol.send(client, {"lease_error": {"key": key_to_json(box.key), "error": exc.to_json()}})
             return
         fds = [box.job.fileno(), box.stdout_r, box.stderr_r, box.pidfd]
@@ -179,16 +202,17 @@ class Launcher:
     def release(self, box_id: int) -> None:
         box = self._lent.pop(box_id, None)
         if box is not None:
-            box.destroy()
+            self._destroy(box)
             trace.mark("launcher: destroyed")
         self._fill()
 
     def shutdown(self) -> None:
         for box in (*self._preparing.values(), *self._lent.values()):
             with contextlib.suppress(Exception):
-                box.destroy()
+                self._destroy(box)
         self._preparing.clear()
         self._lent.clear()
+        self._netns.close()
 
     def release_locks(self) -> None:
         """On a clean exit: no lock file of ours is left for the next launcher to clean."""
@@ -207,7 +231,8 @@ class Launcher:
             "cgroup_version": self.hierarchy.version,
             "preparing": [info(i, b) for i, b in self._preparing.items()],
             "lent": [info(i, b) for i, b in self._lent.items()],
-            "mount_plans": len(self._plans),
+            "container_kinds": len(self._kinds),
+            "network_namespaces": self._netns.status(),
         }
 
     # -- the event loop --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import struct
 from typing import Any
 
 _HEADER = struct.Struct("!I")
+_PART = struct.Struct("!I")
 MAX_MESSAGE_BYTES = 1 << 30
 MAX_FDS = 8
 
@@ -48,6 +49,19 @@ def decode_inward(body: bytes) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise ValueError("a message must be a dict")
     return message
+
+
+def send_parts(
+    sock: socket.socket, first: bytes, second: bytes, fds: list[int] | tuple[int, ...] = ()
+) -> None:
+    """Two opaque byte strings in one message (split_parts takes them apart again)."""
+    _send_frame(sock, _PART.pack(len(first)) + first + second, fds)
+
+
+def split_parts(body: bytes) -> tuple[bytes, bytes]:
+    (size,) = _PART.unpack_from(body)
+    start = _PART.size
+    return body[start : start + size], body[start + size :]
 
 
 def send_json_text(sock: socket.socket, body: bytes) -> None:

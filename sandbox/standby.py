@@ -33,19 +33,18 @@ class StandbySettings:
     proc_names: frozenset[str]
 
 
-def plan_for(settings: StandbySettings, key: container.RootKey) -> tuple[mounts.Op, ...]:
-    """The mounts of a container of this kind (the same for every one of them)."""
-    return tuple(
-        mounts.plan_container(
-            settings.stage,
-            settings.shared_dev,
-            layers=key.layers,
-            binds=key.binds,
-            scratch_bytes=key.scratch_bytes,
-            scratch_inodes=key.scratch_inodes,
-            proc_names=settings.proc_names,
-        )
+def kind_for(settings: StandbySettings, key: container.RootKey) -> container.ContainerKind:
+    """What every container of this kind is made with (its mounts above all)."""
+    plan = mounts.plan_container(
+        settings.stage,
+        settings.shared_dev,
+        layers=key.layers,
+        binds=key.binds,
+        scratch_bytes=key.scratch_bytes,
+        scratch_inodes=key.scratch_inodes,
+        proc_names=settings.proc_names,
     )
+    return container.ContainerKind(key, settings.host_id, settings.stage, settings.shared_dev, tuple(plan))
 
 
 @dataclass(slots=True)
@@ -61,8 +60,13 @@ class Standby:
     stdout_r: int
     stderr_r: int
     cgroup: RunCgroup
+    netns: int | None
+    """The network namespace the launcher lent it (None: the host's network)."""
     channels_closed: bool = False
     gone: bool = False
+    """Killed (or found dead), and its pidfd closed."""
+    exited: bool = False
+    """Seen to exit, with every process of its pid namespace."""
 
     def wait_ready(self) -> None:
         """Read the container's verdict on its preparation; SetupError naming the failed step."""
@@ -91,7 +95,8 @@ class Standby:
                 signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
             # The pidfd becomes readable once the init has exited, after the kernel has killed
             # and reaped every other process of its namespace.
-            select.select([self.pidfd], [], [], _EXIT_TIMEOUT_S)
+            readable, _, _ = select.select([self.pidfd], [], [], _EXIT_TIMEOUT_S)
+            self.exited = bool(readable)
             os.close(self.pidfd)
             self.gone = True
         self.close_channels()
@@ -102,11 +107,13 @@ def prepare(
     zygote: socket.socket,
     hierarchy: Hierarchy,
     cgroup_name: str,
-    settings: StandbySettings,
     key: container.RootKey,
-    plan: tuple[mounts.Op, ...],
+    kind: bytes,
+    netns: int | None,
 ) -> Standby:
-    """Have the zygote fork a new container; it prepares itself while we go on."""
+    """Have the zygote fork a new container of this kind (ContainerKind.encode()); it prepares
+    itself while we go on. `netns` stays ours: the container joins it, and we take it back once
+    the container is destroyed."""
     cgroup = hierarchy.create(cgroup_name)
     ours: list[int] = []
     theirs: list[int] = []
@@ -117,19 +124,8 @@ def prepare(
         stderr_r, stderr_w = os.pipe2(os.O_CLOEXEC)
         ours += [control.detach(), job.detach(), stdout_r, stderr_r]
         theirs += [control_theirs.detach(), job_theirs.detach(), stdout_w, stderr_w]
-        cfg = container.ContainerConfig(
-            key=key,
-            control=theirs[0],
-            job=theirs[1],
-            stdout_w=stdout_w,
-            stderr_w=stderr_w,
-            procs_files=tuple(cgroup.procs_files()),
-            host_id=settings.host_id,
-            stage=settings.stage,
-            shared_dev=settings.shared_dev,
-            plan=plan,
-        )
-        protocol.send_inward(zygote, {"container": cfg.to_json()}, theirs)
+        own = container.ContainerConfig.encode(tuple(cgroup.procs_files()), netns is not None)
+        protocol.send_parts(zygote, kind, own, theirs if netns is None else [*theirs, netns])
         reply, fds = protocol.recv(zygote)
     except BaseException:
         for fd in ours + theirs:
@@ -152,4 +148,5 @@ def prepare(
         stdout_r=ours[2],
         stderr_r=ours[3],
         cgroup=cgroup,
+        netns=netns,
     )

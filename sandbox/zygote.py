@@ -4,10 +4,12 @@ Forking copies nothing at first; pages are copied when either side writes to the
 write), for as long as both live. A container lives for its whole preparation and run, so a busy
 parent (the launcher: event loop, JSON, sockets) would pay a page fault and a copy for nearly
 every page it touches while any container is alive. The zygote is forked from the launcher once,
-right after start-up, and does almost nothing between forks: it does not even decode the request
-(the child does), so few of its pages are copied; the launcher forks nothing.
+right after start-up, and does almost nothing between forks: it decodes only what all containers
+of a kind share (ContainerKind: the mount plan above all), once per kind, so that the containers
+share the decoded objects instead of each building (so copying pages for) its own; the child
+decodes the rest. The launcher forks nothing.
 
-    launcher --{"container": config} + control, job, stdout, stderr fds--> zygote
+    launcher --(kind, container) + control, job, stdout, stderr[, netns] fds--> zygote
     launcher <--{"pid": N} + pidfd--------------------------------------- zygote
 
 It also prepares, once, what every container shares read-only: /dev (a small tmpfs with null,
@@ -28,6 +30,9 @@ from typing import NoReturn
 
 from sandbox import _libc, container, mounts, namespaces, protocol
 from sandbox.errors import SetupError
+
+# Decoded container kinds kept (a launcher keeps containers prepared for a few kinds only).
+_KINDS_KEPT = 8
 
 
 def serve(sock: socket.socket, shared_dev: str) -> NoReturn:
@@ -50,6 +55,7 @@ def serve(sock: socket.socket, shared_dev: str) -> NoReturn:
             error = exc.error if isinstance(exc, mounts.StepFailed) else exc
             ready = {"error": SetupError.from_oserror(step, error).to_json()}
         protocol.send(sock, ready)
+        kinds: dict[bytes, container.ContainerKind] = {}
         while True:
             _reap_exited()
             try:
@@ -57,9 +63,14 @@ def serve(sock: socket.socket, shared_dev: str) -> NoReturn:
             except (protocol.ChannelClosed, OSError):
                 os._exit(0)
             try:
-                pid, pidfd = _fork_container(body, fds, sock, own_pidns)
+                kind_blob, own = protocol.split_parts(body)
+                kind = _kind(kinds, kind_blob)
+                pid, pidfd = _fork_container(kind, own, fds, sock, own_pidns)
             except OSError as exc:
                 protocol.send(sock, {"error": SetupError.from_oserror("fork the container", exc).to_json()})
+                continue
+            except (ValueError, TypeError, EOFError) as exc:  # not what the launcher sends
+                protocol.send(sock, {"error": SetupError("decode the container", detail=repr(exc)).to_json()})
                 continue
             finally:
                 for fd in fds:
@@ -70,7 +81,19 @@ def serve(sock: socket.socket, shared_dev: str) -> NoReturn:
         os._exit(1)
 
 
-def _fork_container(body: bytes, fds: list[int], sock: socket.socket, own_pidns: int) -> tuple[int, int]:
+def _kind(kinds: dict[bytes, container.ContainerKind], blob: bytes) -> container.ContainerKind:
+    """The decoded kind, from the few most recently used (a compiled submission's artefact is a
+    kind of its own: a long-lived zygote sees thousands of them)."""
+    kind = kinds.pop(blob, None) or container.ContainerKind.decode(blob)
+    kinds[blob] = kind  # most recent last
+    if len(kinds) > _KINDS_KEPT:
+        del kinds[next(iter(kinds))]
+    return kind
+
+
+def _fork_container(
+    kind: container.ContainerKind, own: bytes, fds: list[int], sock: socket.socket, own_pidns: int
+) -> tuple[int, int]:
     # unshare(CLONE_NEWPID) applies to our next child only: it becomes PID 1 of a new namespace.
     # We return to our own namespace right after, so that the next unshare starts from ours.
     _libc.unshare(_libc.CLONE_NEWPID)
@@ -83,8 +106,7 @@ def _fork_container(body: bytes, fds: list[int], sock: socket.socket, own_pidns:
         try:
             sock.close()
             os.close(own_pidns)
-            cfg = container.ContainerConfig.from_json(protocol.decode_inward(body)["container"], fds)
-            container.init_main(cfg)
+            container.init_main(container.ContainerConfig.decode(kind, own, fds))
         finally:
             os._exit(1)
     namespaces.restore_pid_namespace(own_pidns)

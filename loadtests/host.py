@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.integration.sandbox.host import Process, processes
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -122,41 +124,6 @@ def cpu_s(pid: int) -> float:
         return 0.0
     own = sum(int(v) for v in fields[11:15]) / CLOCK_TICKS
     return own + sum(cpu_s(child) for child in children(pid))
-
-
-@dataclass(frozen=True, slots=True)
-class Process:
-    pid: int
-    ppid: int
-    uid: int
-    name: str
-    zombie: bool
-
-    def __str__(self) -> str:
-        state = ", zombie" if self.zombie else ""
-        return f"pid {self.pid} ({self.name}, uid {self.uid}, parent {self.ppid}{state})"
-
-
-def processes() -> list[Process]:
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = Path(entry.path, "status").read_text()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        fields = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
-        found.append(
-            Process(
-                pid=int(entry.name),
-                ppid=int(fields["PPid"]),
-                uid=int(fields["Uid"].split()[0]),
-                name=fields["Name"].strip(),
-                zombie=fields.get("State", "").startswith("Z"),
-            )
-        )
-    return found
 
 
 # -- the service's processes ------------------------------------------------------------------------
@@ -285,7 +252,7 @@ def residue(tree: ServiceTree, mounts_before: set[str], needles: Iterable[str], 
     cgroups = run_cgroups()
     ours = sorted(name for name in cgroups if name.partition("-")[0] in owners)
     ours_pids = {tree.up_pid, *tree.parts.values(), *tree.launchers}
-    table = processes()
+    table = processes(zombies=True)
     live = [p for p in table if not p.zombie]
     by_pid = {p.pid: p for p in table}
 

@@ -26,13 +26,17 @@ class Process:
     uid: int
     """Real uid."""
     name: str
+    zombie: bool = False
+    """Exited, not reaped yet: it holds nothing but its pid until its parent reaps it."""
 
     def __str__(self) -> str:
-        return f"pid {self.pid} ({self.name}, uid {self.uid}, parent {self.ppid})"
+        state = ", zombie" if self.zombie else ""
+        return f"pid {self.pid} ({self.name}, uid {self.uid}, parent {self.ppid}{state})"
 
 
-def processes() -> list[Process]:
-    """Every process on the host (those that vanish while we look are skipped)."""
+def processes(*, zombies: bool = False) -> list[Process]:
+    """Every process on the host (those that vanish while we look are skipped); zombies only if
+    asked for. (The load-test runner's residue check uses this too.)"""
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -42,14 +46,16 @@ def processes() -> list[Process]:
                 fields = dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
         except (FileNotFoundError, ProcessLookupError):
             continue
-        if fields.get("State", "").startswith("Z"):
-            continue  # a zombie holds nothing; its parent reaps it
+        zombie = fields.get("State", "").startswith("Z")
+        if zombie and not zombies:
+            continue
         found.append(
             Process(
                 pid=int(entry.name),
                 ppid=int(fields["PPid"]),
                 uid=int(fields["Uid"].split()[0]),
                 name=fields["Name"].strip(),
+                zombie=zombie,
             )
         )
     return found

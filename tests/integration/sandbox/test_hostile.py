@@ -8,10 +8,13 @@ state file left behind). The C attacks (programs/*.c) exit 77 only when the atta
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import os
 import signal
 import socket
+import struct
 import subprocess
+import termios
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import Bind, LauncherDied, Limits, Result, Sandbox, SetupError, Spec, Verdict
+from sandbox.container import key_of
 from tests.images import tree_digest
 from tests.integration.sandbox import host as hoststate
 from tests.integration.sandbox.support import (
@@ -556,6 +560,32 @@ def test_a_long_lived_launcher_keeps_no_state_for_kinds_it_no_longer_wants(
     kinds = sb.config.kinds
     assert status["container_kinds"] <= kinds
     assert len(status["preparing"]) + len(status["lent"]) <= kinds * sb.config.spares
+
+
+def test_leases_lent_for_a_kind_the_client_just_dropped_are_given_back(
+    launchers: Launchers, images: Images, tmp_path: Path
+) -> None:
+    """The race, forced: the launcher lends containers of kind A while the client, not reading,
+    switches to kind B (kinds=1 drops A). The leases for A arrive after the switch; the client
+    must give them back, or the launcher keeps them lent (and their containers alive) forever."""
+    sb = launchers.new(kinds=1, spares=2)
+    kind_a = Spec(argv=["true"], layers=images.programs)
+    kind_b = Spec(argv=["true"], layers=[*images.programs, str(tmp_path)])
+    assert sb.run(kind_a).verdict == Verdict.OK
+    # A lease for kind A lent after that run, unread in the client's socket.
+    hoststate.wait_until(lambda: unread_bytes(sb) > 0, what="a lease for kind A")
+    assert sb.run(kind_b).verdict == Verdict.OK
+    sb.sync()
+    status = sb.status()  # files every lease sent before the status
+    held = {key: len(leases) for key, leases in sb._leases.items() if leases}
+    assert set(held) <= {key_of(kind_b)}, held
+    assert len(status["lent"]) == sum(held.values()), (status, held)  # no lease nobody holds
+
+
+def unread_bytes(sb: Sandbox) -> int:
+    assert sb._sock is not None
+    (unread,) = struct.unpack("i", fcntl.ioctl(sb._sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))
+    return int(unread)
 
 
 def test_residue_check_reports_a_leaked_cgroup_process_mount_and_file(

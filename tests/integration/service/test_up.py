@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,31 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def idle_connection_still_served(port: int, idle_s: float) -> bool:
+    """A client that keeps a connection for reuse (Locust, httpx, browsers) may send on it just
+    as the server closes it for idleness: the request is lost. So `jaula up` keeps idle
+    connections for longer than such clients do (uvicorn's own default is 5 s)."""
+    request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn, conn.makefile("rb") as replies:
+
+        def status() -> int:
+            conn.sendall(request)
+            code = int(replies.readline().split()[1])
+            length = 0
+            while (line := replies.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            replies.read(length)
+            return code
+
+        assert status() == 200
+        time.sleep(idle_s)
+        try:
+            return status() == 200
+        except (OSError, IndexError):  # closed by the server: an empty status line
+            return False
 
 
 def test_up_serves_runs_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
@@ -61,6 +87,8 @@ def test_up_serves_runs_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         ).json()  # fmt: skip
         assert (run["status"], run["stdout"]) == ("done", "up\n")
         assert (tmp_path / "jaula.db").exists()  # the embedded store
+
+        assert idle_connection_still_served(port, idle_s=6)
 
         started = children_of(up.pid)
         assert len(started) == 3  # redis-server, the worker, uvicorn

@@ -64,10 +64,11 @@ def split_parts(body: bytes) -> tuple[bytes, bytes]:
     return body[start : start + size], body[start + size :]
 
 
-def send_json_text(sock: socket.socket, body: bytes) -> None:
-    """A message already encoded as JSON (the container's init builds its few messages as text:
-    loading the JSON encoder in a freshly forked process costs more than the message)."""
-    _send_frame(sock, body, ())
+def send_json_text(sock: socket.socket, body: bytes, fds: list[int] | tuple[int, ...] = ()) -> None:
+    """A message already encoded as JSON. The zygote and the container's init build their few
+    messages as text: the JSON encoder writes to many objects, and in a process that shares its
+    pages with another (after a fork) every page written is a page copied."""
+    _send_frame(sock, body, fds)
 
 
 def _send_frame(sock: socket.socket, body: bytes, fds: list[int] | tuple[int, ...]) -> None:

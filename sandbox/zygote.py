@@ -75,7 +75,7 @@ def serve(sock: socket.socket, shared_dev: str) -> NoReturn:
             finally:
                 for fd in fds:
                     os.close(fd)
-            protocol.send(sock, {"pid": pid}, [pidfd])
+            protocol.send_json_text(sock, b'{"pid":%d}' % pid, [pidfd])
             os.close(pidfd)
     finally:
         os._exit(1)

@@ -39,6 +39,7 @@ import fcntl
 import gc
 import json
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -290,6 +291,15 @@ class Launcher:
         return True
 
 
+def _raise_open_files_limit() -> None:
+    """Each network namespace the launcher holds keeps some 50 files open (netns.py); a soft
+    limit of 1024, common for services, would do for a dozen. The hard limit is ours to use."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1 << 16 if hard == resource.RLIM_INFINITY else min(hard, 1 << 16)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 # -- host state: locks, uids, reclaim ----------------------------------------------------------
 
 
@@ -357,6 +367,7 @@ def main(argv: list[str]) -> int:
     first, _ = protocol.recv(sock)
     config = LauncherConfig.from_json(first["config"])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client decides when we stop
+    _raise_open_files_limit()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if config.trace_path:
         trace.enable(config.trace_path)

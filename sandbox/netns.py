@@ -9,10 +9,12 @@ indistinguishable from a new one. A program cannot change anything else in it: t
 belongs to the host's user namespace, in which the program has no capability, so its devices,
 addresses, routes, firewall rules and sysctls are out of reach. What a program *can* change is
 visible in /proc/net: sockets (and what outlives them: TIME_WAIT, orphans, IPv6 flow labels that
-linger, multicast groups) and the counters that any packet, even one refused for want of a
-route, moves. So the launcher reads those files when it makes a namespace and again once the
-container that used it is gone: byte for byte the same, and the next container gets it; any
-difference, and it is closed (the kernel destroys it).
+linger, multicast groups), caches (an IPv6 route cached by a connect() that sends nothing) and
+the counters that any packet, even one refused for want of a route, moves. So the launcher
+reads every file of /proc/net (but the few NOT_COMPARED) when it makes a
+namespace and again once the container that used it is gone: byte for byte the same, and the
+next container gets it; any difference, and it is closed (the kernel destroys it). A namespace
+serves MAX_USES containers at most, whatever the comparison says.
 
     launcher: NetnsPool.take() -> fd ----(with the container's other fds)----> init: setns(fd)
     launcher: container destroyed -> NetnsPool.give_back(fd): unchanged? keep : close
@@ -33,24 +35,26 @@ SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
 
-# Everything in /proc/net a program without capabilities can change. Files a kernel lacks (no
-# IPv6, say) read as empty.
-WATCHED = (
-    "dev",  # packets and bytes through lo
-    "snmp",  # IP, ICMP, TCP, UDP counters (a packet refused for want of a route counts too)
-    "snmp6",
-    "netstat",  # TcpExt, IpExt, MPTcpExt counters
-    "sockstat",  # sockets in use, TIME_WAIT, fragments
-    "sockstat6",
-    "ip6_flowlabel",  # flow labels outlive their socket for a few seconds
-    "igmp",  # multicast memberships
-    "igmp6",
-    "mcfilter",
-    "mcfilter6",
+# Every file of /proc/net is compared, but these.
+NOT_COMPARED = (
+    # They show the whole machine (every namespace at once): they change with the host's traffic.
+    "softnet_stat",  # per-CPU packet processing
+    "protocols",  # sockets and memory per protocol, all namespaces together
+    "rt_cache",  # per-CPU route cache statistics (also stat/rt_cache)
+    "stat/",  # per-CPU statistics of the routing and neighbour caches, conntrack
+    # Reading them walks the machine's whole table (1.6 ms each for TCP here), and what they
+    # would show is seen elsewhere: sockstat counts this namespace's TCP sockets, TIME_WAIT
+    # included; conntrack entries exist only where firewall rules (CAP_NET_ADMIN) track
+    # connections, and the traffic that makes them moves the counters anyway.
+    "tcp",
+    "tcp6",
+    "nf_conntrack",
 )
-# sockstat also shows a few machine-wide figures, which other namespaces move at any time (no
-# other watched file has fields of these names).
-_MACHINE_WIDE = re.compile(rb" (?:orphan|alloc|mem) -?\d+")
+# sockstat also shows a few machine-wide figures.
+_MACHINE_WIDE_FIELDS = re.compile(rb" (?:orphan|alloc|mem) -?\d+")
+MAX_USES = 64
+"""Containers a namespace serves at most: what the comparison could ever miss cannot outlive
+this many runs."""
 
 
 def _here(path: str) -> str:
@@ -58,26 +62,36 @@ def _here(path: str) -> str:
     return f"/proc/thread-self/{path}"
 
 
-def open_watched() -> list[int]:
-    """Descriptors of the WATCHED files of the current thread's network namespace: such a file
-    shows the namespace it was opened in for as long as it is open, and re-reading an open file
-    costs a fraction of opening it again."""
-    fds = []
-    for name in WATCHED:
-        with contextlib.suppress(FileNotFoundError):
-            fds.append(os.open(_here(f"net/{name}"), os.O_RDONLY | os.O_CLOEXEC))
-    return fds
+def open_watched() -> list[tuple[str, int]]:
+    """Descriptors of every file of the current thread's /proc/net but NOT_COMPARED:
+    such a file shows the namespace it was opened in for as long as it is open, and re-reading
+    an open file costs a fraction of opening it again."""
+    base = _here("net")
+    paths = []
+    for directory, _, files in os.walk(base):
+        for name in files:
+            relative = os.path.relpath(os.path.join(directory, name), base)
+            if not any(relative == n or (n.endswith("/") and relative.startswith(n)) for n in NOT_COMPARED):
+                paths.append(relative)
+    watched = []
+    for relative in sorted(paths):
+        with contextlib.suppress(OSError):  # a file only root in the host's namespace may read
+            watched.append((relative, os.open(os.path.join(base, relative), os.O_RDONLY | os.O_CLOEXEC)))
+    return watched
 
 
-def snapshot(fds: list[int]) -> bytes:
+def snapshot(watched: list[tuple[str, int]]) -> bytes:
     """What a program could have changed in the namespace these files show."""
     parts = []
-    for fd in fds:
+    for name, fd in watched:
         chunks, offset = [], 0
         while chunk := os.pread(fd, 1 << 16, offset):
             chunks.append(chunk)
             offset += len(chunk)
-        parts.append(_MACHINE_WIDE.sub(b"", b"".join(chunks)))
+        text = b"".join(chunks)
+        if name.startswith("sockstat"):
+            text = _MACHINE_WIDE_FIELDS.sub(b"", text)
+        parts.append(name.encode() + b"\n" + text)
     return b"\0".join(parts)
 
 
@@ -93,7 +107,7 @@ class NetnsPool:
     """The launcher's network namespaces: lent to containers, kept when unchanged.
 
     Single-threaded use only: making a namespace moves this thread into it for the duration of a
-    few syscalls, and back.
+    few syscalls, and back. Each namespace held keeps its /proc/net files open (about 50).
     """
 
     def __init__(self, keep: int) -> None:
@@ -101,7 +115,8 @@ class NetnsPool:
         """Unused namespaces kept at most (beyond that, returned ones are closed)."""
         self._home = os.open(_here("ns/net"), os.O_RDONLY | os.O_CLOEXEC)
         self._free: list[int] = []
-        self._watched: dict[int, list[int]] = {}
+        self._watched: dict[int, list[tuple[str, int]]] = {}
+        self._uses: dict[int, int] = {}
         self._baseline: dict[int, bytes] = {}
         self.made = 0
         self.reused = 0
@@ -112,12 +127,15 @@ class NetnsPool:
         owns the descriptor until it gives it back."""
         if self._free:
             self.reused += 1
-            return self._free.pop()
-        return self._make()
+            fd = self._free.pop()
+        else:
+            fd = self._make()
+        self._uses[fd] = self._uses.get(fd, 0) + 1
+        return fd
 
     def give_back(self, fd: int) -> None:
         """The container that used `fd` is gone (every process of it has exited)."""
-        if len(self._free) < self.keep and self._unchanged(fd):
+        if len(self._free) < self.keep and self._uses[fd] < MAX_USES and self._unchanged(fd):
             self._free.append(fd)
         else:
             self.discard(fd)
@@ -158,7 +176,8 @@ class NetnsPool:
 
     def _forget(self, fd: int) -> None:
         self._baseline.pop(fd, None)
-        for watched in self._watched.pop(fd, []):
+        self._uses.pop(fd, None)
+        for _, watched in self._watched.pop(fd, []):
             os.close(watched)
         with contextlib.suppress(OSError):
             os.close(fd)

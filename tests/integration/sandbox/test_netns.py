@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from sandbox import Sandbox, Verdict, _libc
-from sandbox.netns import NetnsPool
+from sandbox.netns import MAX_USES, NetnsPool
 from tests.integration.sandbox.support import RunFn
 
 
@@ -42,6 +42,13 @@ def udp_to_loopback() -> None:
 def udp6_to_loopback() -> None:
     with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
         s.sendto(b"x", ("::1", 9))
+
+
+def udp6_connect_without_sending() -> None:
+    """No packet, no counter: but the route it looked up stays cached in the namespace, and a
+    later run could read it (/proc/net/rt6_stats, ipv6_route)."""
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+        s.connect(("::1", 9))
 
 
 def tcp_refused() -> None:
@@ -81,6 +88,7 @@ def socket_without_traffic() -> None:
         (socket_without_traffic, True),
         (udp_to_loopback, False),
         (udp6_to_loopback, False),
+        (udp6_connect_without_sending, False),
         (tcp_refused, False),
         (unroutable, False),
         (tcp_time_wait, False),
@@ -117,6 +125,12 @@ def test_a_new_namespace_has_only_loopback_and_it_is_up(pool: NetnsPool) -> None
         assert interfaces == ["lo"]
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.connect(("127.0.0.1", 9))  # fails with ENETUNREACH while lo is down
+
+
+def test_a_namespace_serves_a_bounded_number_of_containers(pool: NetnsPool) -> None:
+    for _ in range(MAX_USES):
+        pool.give_back(pool.take())  # the same namespace each time, until its last use
+    assert pool.status() == {"free": 0, "made": 1, "reused": MAX_USES - 1, "dropped": 1}
 
 
 def test_the_pool_keeps_at_most_its_size(pool: NetnsPool) -> None:

@@ -11,11 +11,13 @@ files and directories are created or copied (symlinks, devices, FIFOs and socket
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import Mapping
 
 from sandbox import _libc
+from sandbox.result import size_text
 from sandbox.spec import BOX, box_relative
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -69,33 +71,88 @@ def open_container_box(pid: int) -> int:
         os.close(root)
 
 
+MAX_DEPTH = 64
+"""Directory levels of /box copied out at most."""
+
+
+class BoxRefused(Exception):
+    """What the program left in /box is not copied out (too much data, too deep): a verdict on
+    the run, not a failure of the sandbox. The message completes "The files left in /box ..."."""
+
+
 def collect(src_dir_fd: int, dest_dir_fd: int, *, max_bytes: int) -> None:
-    """Copy a /box tree into a host directory (regular files and directories; at most max_bytes)."""
-    _copy_tree(src_dir_fd, dest_dir_fd, [max_bytes])
+    """Copy a /box tree into a host directory: directories and regular files only, holes kept
+    (a sparse file costs what it holds), hard links kept as links (a file linked many times is
+    copied once). BoxRefused past max_bytes of data or MAX_DEPTH levels."""
+    _Collector(src_dir_fd, dest_dir_fd, max_bytes).run()
 
 
-def _copy_tree(src: int, dst: int, budget: list[int]) -> None:
-    for entry in os.scandir(src):
-        st = entry.stat(follow_symlinks=False)
-        if stat.S_ISDIR(st.st_mode):
-            os.mkdir(entry.name, 0o755, dir_fd=dst)
-            child_src = os.open(entry.name, _DIR_FLAGS, dir_fd=src)
-            child_dst = os.open(entry.name, _DIR_FLAGS, dir_fd=dst)
+class _Collector:
+    """The walk keeps no descriptor per level and no Python recursion (the program decides how
+    deep /box is): each directory is reopened from the two roots by its relative path, never
+    following a symlink and never leaving the root."""
+
+    def __init__(self, src_root: int, dst_root: int, max_bytes: int) -> None:
+        self.src_root = src_root
+        self.dst_root = dst_root
+        self.max_bytes = max_bytes
+        self.budget = [max_bytes]
+        self.copies: dict[tuple[int, int], str] = {}
+        """(st_dev, st_ino) of a file with several links -> where its first link was copied."""
+        self.pending = [("", 0)]
+        """Directories still to copy: (path relative to the roots, depth)."""
+
+    def run(self) -> None:
+        while self.pending:
+            relative, depth = self.pending.pop()
+            src = _open_dir_beneath(self.src_root, relative)
             try:
-                _copy_tree(child_src, child_dst, budget)
+                dst = _open_dir_beneath(self.dst_root, relative)
+                try:
+                    for entry in os.scandir(src):
+                        self._copy_entry(src, dst, entry, relative, depth)
+                finally:
+                    os.close(dst)
             finally:
-                os.close(child_src)
-                os.close(child_dst)
+                os.close(src)
+
+    def _copy_entry(self, src: int, dst: int, entry: os.DirEntry[str], relative: str, depth: int) -> None:
+        st = entry.stat(follow_symlinks=False)
+        path = f"{relative}/{entry.name}" if relative else entry.name
+        if stat.S_ISDIR(st.st_mode):
+            if depth + 1 > MAX_DEPTH:
+                raise BoxRefused(f"are nested more than {MAX_DEPTH} directories deep")
+            os.mkdir(entry.name, 0o755, dir_fd=dst)
+            self.pending.append((path, depth + 1))
         elif stat.S_ISREG(st.st_mode):
-            _copy_file(src, dst, entry.name, st.st_mode & 0o755 | 0o644, budget)
+            inode = (st.st_dev, st.st_ino)
+            if st.st_nlink > 1 and inode in self.copies:
+                os.link(self.copies[inode], path, src_dir_fd=self.dst_root, dst_dir_fd=self.dst_root)
+                return
+            _copy_file(src, dst, entry.name, st.st_mode & 0o755 | 0o644, self.budget, self.max_bytes)
+            if st.st_nlink > 1:
+                self.copies[inode] = path
         # Anything else is left behind: a symlink (even copied as a link, it could lead a host-side
         # reader of collect_to to a host file), a FIFO, a socket, a device.
 
 
-def _copy_file(src: int, dst: int, name: str, mode: int, budget: list[int]) -> None:
+def _open_dir_beneath(root: int, relative: str) -> int:
+    if not relative:
+        return os.dup(root)
+    resolve = _libc.RESOLVE_BENEATH | _libc.RESOLVE_NO_SYMLINKS | _libc.RESOLVE_NO_MAGICLINKS
+    try:
+        return _libc.openat2(root, relative, os.O_RDONLY | os.O_DIRECTORY, resolve=resolve)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise BoxRefused("have a path longer than the system allows") from exc
+        raise
+
+
+def _copy_file(src: int, dst: int, name: str, mode: int, budget: list[int], max_bytes: int) -> None:
     fin = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
     try:
-        if not stat.S_ISREG(os.fstat(fin).st_mode):  # swapped for something else since scandir
+        st = os.fstat(fin)
+        if not stat.S_ISREG(st.st_mode):  # swapped for something else since scandir
             return
         fout = os.open(
             name,
@@ -104,13 +161,37 @@ def _copy_file(src: int, dst: int, name: str, mode: int, budget: list[int]) -> N
             dir_fd=dst,
         )
         try:
-            while chunk := os.read(fin, 1 << 20):
-                budget[0] -= len(chunk)
-                if budget[0] < 0:
-                    raise OSError(27, "collected /box is larger than the scratch limit")  # EFBIG
-                os.write(fout, chunk)
+            for offset, length in _data_extents(fin, st.st_size):
+                end = offset + length
+                while offset < end:
+                    chunk = os.pread(fin, min(1 << 20, end - offset), offset)
+                    if not chunk:
+                        break
+                    budget[0] -= len(chunk)
+                    if budget[0] < 0:
+                        raise BoxRefused(f"hold more than {size_text(max_bytes)}, the scratch limit")
+                    offset += os.pwrite(fout, chunk, offset)
+            os.ftruncate(fout, st.st_size)  # the holes at the end, if any
             os.fchmod(fout, mode)
         finally:
             os.close(fout)
     finally:
         os.close(fin)
+
+
+def _data_extents(fd: int, size: int) -> list[tuple[int, int]]:
+    """(offset, length) of the parts of a file that hold data; holes read as zeros and need no
+    copy. A file system without SEEK_DATA reports the whole file as data."""
+    extents = []
+    offset = 0
+    while offset < size:
+        try:
+            start = os.lseek(fd, offset, os.SEEK_DATA)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:  # only a hole from here on
+                break
+            return [(0, size)]
+        end = os.lseek(fd, start, os.SEEK_HOLE)
+        extents.append((start, end - start))
+        offset = end
+    return extents

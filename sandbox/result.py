@@ -57,6 +57,8 @@ class Observation:
     pids_limit: int
     output_limit_bytes: int
     file_size_limit_bytes: int
+    box_refused: str | None = None
+    """Why the files the program left in /box were not copied out (collect_to), if they were not."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,6 +135,8 @@ def classify(obs: Observation) -> tuple[Verdict, str | None]:
             Verdict.OUTPUT_LIMIT,
             f"The program wrote more than {size_text(obs.output_limit_bytes)} to {which}.",
         )
+    if obs.box_refused is not None:
+        return Verdict.OUTPUT_LIMIT, f"The files the program left in /box {obs.box_refused}."
     if obs.oom_kills > 0:
         limit = size_text(obs.memory_limit_bytes)
         return Verdict.MEMORY_LIMIT, f"The program used more than the {limit} memory limit."

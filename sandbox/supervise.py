@@ -36,6 +36,9 @@ WALL_SLACK_S = 0.05
 MIN_CPU_POLL_S = 0.002
 # Once the program has ended, its output pipes close within milliseconds.
 DRAIN_TIMEOUT_S = 2.0
+# The init kills and reaps what the program left running within milliseconds; this only bounds
+# a kernel that hangs (a process stuck in an uninterruptible sleep).
+QUIET_TIMEOUT_S = 10.0
 
 
 def run_in(lease: Lease, spec: Spec, stdin_fd: int | None) -> Result:
@@ -56,14 +59,15 @@ def run_in(lease: Lease, spec: Spec, stdin_fd: int | None) -> Result:
         trace.mark("client: program exited")
         # The figures are read now: the init kills whatever the program left running next.
         stats = cgroup.stats()
+        refused = None
         if collect_fd is not None and watch.killed_by is None and _no_error(watch.report):
-            _collect(lease, collect_fd, spec.limits.scratch_bytes)
+            refused = _collect(lease, collect_fd, spec.limits.scratch_bytes)
         watch.drain()
         trace.mark("client: output drained")
     finally:
         if collect_fd is not None:
             os.close(collect_fd)
-    return _result(watch, stats, limits, cgroup.version)
+    return _result(watch, stats, limits, cgroup.version, refused)
 
 
 def _no_error(report: dict[str, Any] | None) -> bool:
@@ -88,12 +92,14 @@ def _job_message(spec: Spec) -> dict[str, Any]:
     }
 
 
-def _collect(lease: Lease, collect_fd: int, max_bytes: int) -> None:
-    """Once the init says the run is quiet (every process of it dead), copy /box to collect_to."""
+def _collect(lease: Lease, collect_fd: int, max_bytes: int) -> str | None:
+    """Once the init says the run is quiet (every process of it dead), copy /box to collect_to.
+    Returns why what the program left there was refused (a verdict), or None."""
     try:
+        lease.job.settimeout(QUIET_TIMEOUT_S)
         message, fds = protocol.recv(lease.job)
-    except (protocol.ChannelClosed, OSError) as exc:
-        raise SetupError("copy /box to collect_to", detail=f"the container's init died ({exc})") from exc
+    except (protocol.ChannelClosed, OSError) as exc:  # socket.timeout is an OSError
+        raise SetupError("copy /box to collect_to", detail=f"the run did not end cleanly ({exc})") from exc
     for fd in fds:
         os.close(fd)
     if not message.get("quiet"):
@@ -104,8 +110,11 @@ def _collect(lease: Lease, collect_fd: int, max_bytes: int) -> None:
             box.collect(src, collect_fd, max_bytes=max_bytes)
         finally:
             os.close(src)
+    except box.BoxRefused as refused:
+        return str(refused)
     except OSError as exc:
         raise SetupError.from_oserror("copy /box to collect_to", exc) from exc
+    return None
 
 
 class _Watch:
@@ -215,7 +224,9 @@ def _decode_status(report: dict[str, Any] | None) -> tuple[int | None, int | Non
     return None, None
 
 
-def _result(watch: _Watch, stats: CgroupStats, limits: Limits, cgroup_version: int) -> Result:
+def _result(
+    watch: _Watch, stats: CgroupStats, limits: Limits, cgroup_version: int, box_refused: str | None
+) -> Result:
     report = watch.report
     if watch.killed_by is None:
         if report is None and stats.oom_kills == 0:
@@ -247,6 +258,7 @@ def _result(watch: _Watch, stats: CgroupStats, limits: Limits, cgroup_version: i
         pids_limit=limits.pids,
         output_limit_bytes=limits.output_bytes,
         file_size_limit_bytes=limits.file_size_bytes,
+        box_refused=box_refused,
     )
     verdict, message = classify(observation)
     return Result(

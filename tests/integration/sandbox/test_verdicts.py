@@ -250,6 +250,33 @@ def test_collect_to_never_follows_a_symlink_planted_in_box(
     assert secret.read_bytes() == b"host secret 7f3a9c"
 
 
+def test_collect_to_keeps_holes_and_hard_links(run: RunFn, tmp_path: Path) -> None:
+    # A sparse file or a file linked many times would otherwise cost the host far more than /box.
+    out = tmp_path / "out"
+    out.mkdir()
+    script = (
+        "for i in 1 2 3 4 5 6; do truncate -s 16M sparse$i; done && head -c 65536 /dev/urandom > data"
+        " && for i in 1 2 3 4 5; do ln data link$i; done"
+    )
+    result = run("sh", "-c", script, collect_to=str(out))
+    assert result.verdict == Verdict.OK, result
+    # 96 MB of files in a 64 MB scratch: the holes are neither copied nor counted.
+    for i in range(1, 7):
+        sparse = os.stat(out / f"sparse{i}")
+        assert sparse.st_size == 16 << 20 and sparse.st_blocks * 512 < 1 << 20
+    data = os.stat(out / "data")
+    assert data.st_nlink == 6 and os.stat(out / "link5").st_ino == data.st_ino
+    assert (out / "link3").read_bytes() == (out / "data").read_bytes()
+
+
+def test_collect_to_refuses_a_box_nested_too_deep_as_a_verdict(run: RunFn, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run("sh", "-c", "for i in $(seq 3000); do mkdir d && cd d || exit 1; done", collect_to=str(out))
+    assert result.verdict == Verdict.OUTPUT_LIMIT, result
+    assert result.message == "The files the program left in /box are nested more than 64 directories deep."
+
+
 # -- the Debian image -------------------------------------------------------------------------------
 
 

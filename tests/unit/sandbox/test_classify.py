@@ -73,6 +73,12 @@ CASES: list[tuple[str, dict[str, Any], Verdict, list[str] | None]] = [
     ),
     ("CPU over the limit at exit", {"cpu_time_ms": 1001}, Verdict.TIME_LIMIT, ["CPU time"]),
     ("CPU exactly at the limit", {"cpu_time_ms": 1000}, Verdict.OK, None),
+    (
+        "/box refused by collect_to",
+        {"box_refused": "are nested more than 64 directories deep"},
+        Verdict.OUTPUT_LIMIT,
+        ["files the program left in /box are nested more than 64 directories deep"],
+    ),
     ("SIGXCPU (rlimit backstop)", {"exit_code": None, "signal": signal.SIGXCPU}, Verdict.TIME_LIMIT, ["CPU"]),
     (
         "killed at the wall limit",

@@ -289,7 +289,10 @@ def _bind_inside(op: Op) -> None:
                 fd = _libc.openat2(parent, part, os.O_PATH, resolve=resolve)
             os.close(parent)
             parent = fd
-        _libc.mount(source, f"/proc/self/fd/{parent}", None, _libc.MS_BIND | _libc.MS_REC)
+        # Not recursive (no MS_REC): a mount under the source would keep its own flags (a
+        # read-only bind of a tree holding a writable tmpfs, or a /dev, would not be read-only,
+        # nosuid and nodev all through). The container sees the source's own file system only.
+        _libc.mount(source, f"/proc/self/fd/{parent}", None, _libc.MS_BIND)
         # Remount through the path, not the descriptor: the descriptor still names the directory
         # underneath the new mount. The walk above proved the path has no symlink, and nothing
         # untrusted runs yet that could change that.

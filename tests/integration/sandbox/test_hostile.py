@@ -297,6 +297,27 @@ def test_writing_the_image_changes_only_the_runs_copy(
     assert again.stdout == b"original\nrunner:x:1000:1000:runner:/box:/bin/sh\n"
 
 
+def test_a_read_only_bind_is_read_only_all_through(run: RunFn, tmp_path: Path) -> None:
+    # A mount under the bound directory (here a writable tmpfs) does not come along with its
+    # own flags: the program sees the directory underneath, read-only like the rest.
+    shared = tmp_path / "shared"
+    (shared / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(shared / "sub")], check=True)
+    try:
+        (shared / "sub" / "mounted.txt").write_text("on the tmpfs\n")
+        script = "ls /shared/sub; echo x > /shared/sub/new; echo x > /shared/top; cat /proc/self/mountinfo"
+        result = run("sh", "-c", script, binds=[Bind(source=str(shared), target="/shared")])
+        assert b"mounted.txt" not in result.stdout
+        assert result.stderr.count(b"Read-only file system") == 2, result.stderr
+        mounts = [line.split() for line in lines(result) if " /shared" in line]
+        assert [m[4] for m in mounts] == ["/shared"], mounts  # no mount under it
+        assert set(mounts[0][5].split(",")) >= {"ro", "nosuid", "nodev"}, mounts
+        assert list((shared / "sub").iterdir()) == [shared / "sub" / "mounted.txt"]
+    finally:
+        subprocess.run(["umount", str(shared / "sub")], check=True)
+    assert list(shared.iterdir()) == [shared / "sub"]
+
+
 # -- privileges and the kernel's interfaces ---------------------------------------------------------
 
 

@@ -255,6 +255,9 @@ def _run(cfg: ContainerConfig) -> NoReturn:
         # left open) must not reach the program: it could forge our report or talk to the
         # launcher. One syscall makes sure, wherever a descriptor came from.
         _libc.close_range(3, flags=_libc.CLOSE_RANGE_CLOEXEC)
+        # Opened now: once the program runs, it can lower our limits (same uid, see
+        # docs/sandbox.md), and after it starts we open nothing.
+        devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
         step = "rlimits"
         rlimits.apply([(r[0], r[1], r[2]) for r in job["rlimits"]])
         step = f"chdir {job['cwd']}"
@@ -267,7 +270,6 @@ def _run(cfg: ContainerConfig) -> NoReturn:
         pid = os.posix_spawn(path, argv, env, setsigdef=_DEFAULT_SIGNALS, setsigmask=())
         trace.mark("init: spawned")
         # Our copies of the output pipes must not keep them open once the program's are closed.
-        devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd, inheritable=False)
         step = "wait for the program"

@@ -64,7 +64,8 @@ CallerDep = Annotated[Caller, Depends(_caller)]
 
 
 async def charge(services: Services, caller: Caller, runs: int) -> None:
-    """Count `runs` submissions against the caller's rate limit; 429 with Retry-After past it."""
+    """Count `runs` submissions against the caller's rate limit; 429 with Retry-After past it.
+    (Check the queue's room first: a request refused for want of it should cost nothing.)"""
     if caller.token is None:
         return
     refused = await services.limiter.charge(caller.token, runs)

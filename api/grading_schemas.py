@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from api.schemas import ENCODING_DOC, Encoding, Schema, Status, Strict
+from core.config import LIST_HARD_MAX
 
 TestVerdict = Literal[
     "accepted",
@@ -56,7 +57,7 @@ class GradingCreate(Strict):
     """One problem, many submissions: each is compiled once and run on every test."""
 
     problem: ProblemCreate
-    submissions: Annotated[list[GradingSubmissionCreate], Field(min_length=1)]
+    submissions: Annotated[list[GradingSubmissionCreate], Field(min_length=1, max_length=LIST_HARD_MAX)]
     stop_on_first_failure: bool = False
     """Stop grading a submission at its first test that is not accepted (the rest are
     `skipped`): quicker, but the score counts only the tests before it."""

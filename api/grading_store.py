@@ -18,7 +18,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import ApiError
+from api.errors import ApiError, invalid
 from core.config import Settings
 from core.grading import jobs
 from core.grading.models import Grading, GradingSubmission
@@ -39,18 +39,28 @@ class GradingStore:
         self.sessions = sessions
         self.celery = celery
 
-    def store(self, request: jobs.GradingRequest) -> StoredGrading:
-        """Insert the grading and its queued submissions; 503 when the queue is already full."""
-        # As for runs: the count and the insert are separate transactions (see api.store).
+    def check_room(self, submissions: int) -> None:
+        """503 with Retry-After when the queue has no room for them now; 422 when it never will."""
+        cap = self.settings.max_queued_jobs
+        if submissions > cap:
+            raise invalid(
+                f"{submissions} submissions in one grading, more than this server ever queues ({cap}); "
+                "split them into several gradings"
+            )
         with self.sessions() as session:
             queued = jobs.count_queued(session=session)
-        if queued + len(request.submissions) > self.settings.max_queued_jobs:
+        if queued + submissions > cap:
             retry = self.settings.queue_full_retry_after_s
             raise ApiError(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 f"The grading queue is full ({queued} submissions waiting); try again in {retry} s.",
                 headers={"Retry-After": str(retry)},
             )
+
+    def store(self, request: jobs.GradingRequest) -> StoredGrading:
+        """Insert the grading and its queued submissions; 503 when the queue is already full."""
+        # As for runs: the count and the insert are separate transactions (see api.store).
+        self.check_room(len(request.submissions))
         with self.sessions() as session:
             grading, submissions = jobs.create_grading(session=session, request=request)
             return StoredGrading(grading, submissions)

@@ -28,11 +28,16 @@ When the server has API tokens configured, send yours in the `X-Auth-Token` head
 """
 
 
-def max_body_bytes(settings: Settings) -> int:
-    """The largest body a valid request can have: a full batch of maximal runs, base64-encoded."""
+def max_run_body_bytes(settings: Settings) -> int:
+    """The largest body a valid single run can have: maximal source, stdin and args, base64."""
     per_run = settings.max_source_bytes + settings.max_stdin_bytes
     per_run += settings.max_args * settings.max_arg_bytes
-    return settings.batch_max_size * (per_run * 4 // 3 + 64 * 1024)
+    return per_run * 4 // 3 + 64 * 1024
+
+
+def max_body_bytes(settings: Settings) -> int:
+    """The largest body a valid request can have: a full batch of maximal runs."""
+    return settings.batch_max_size * max_run_body_bytes(settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -81,7 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1)
     app.include_router(health.router)
     # Our own rather than FastAPI's `max_body_size`, which answers in plain text, not JSON.
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes(settings))
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=max_body_bytes(settings),
+        per_path={"/v1/runs": max_run_body_bytes(settings)},
+        timeout_s=settings.body_timeout_s,
+    )
     web.api_reference(app)
     web.mount(app)  # last: the playground's files answer every path the API does not
     return app

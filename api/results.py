@@ -38,8 +38,9 @@ def files_of(run: RunRecord, encoding: str) -> list[FilePublic]:
 def to_public(run: RunRecord, encoding: str | None = None) -> RunPublic:
     """The run as the API shows it; `encoding` overrides the one the run was submitted with."""
     encoding = encoding or run.encoding
-    stdout, stdout_encoding = encode_output(run.stdout, encoding)
-    stderr, stderr_encoding = encode_output(run.stderr, encoding)
+    text = encoding == "utf-8"
+    stdout, stdout_encoding = encode_output(_cut(run.stdout, text and bool(run.stdout_truncated)), encoding)
+    stderr, stderr_encoding = encode_output(_cut(run.stderr, text and bool(run.stderr_truncated)), encoding)
     compile_output, compile_output_encoding = encode_output(run.compile_output, encoding)
     stdin, stdin_encoding = encode_output(run.stdin, encoding)
     return RunPublic.model_validate(
@@ -74,3 +75,24 @@ def to_public(run: RunRecord, encoding: str | None = None) -> RunPublic:
             "finished_at": run.finished_at,
         }
     )
+
+
+def _cut(data: bytes | None, truncated: bool) -> bytes | None:
+    """Output cut at the cap may end in the middle of a UTF-8 character: drop that part, so
+    that text stays text (and is not sent as base64 for its last byte or three). Asked for in
+    base64, outputs keep every byte."""
+    if not truncated or not data:
+        return data
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # not a continuation byte: the last character starts here
+            return data[:-back] if _utf8_length(byte) > back else data
+    return data
+
+
+def _utf8_length(lead: int) -> int:
+    """Bytes of the UTF-8 character that starts with this byte (1 for anything else)."""
+    for length, prefix, bits in ((2, 0b110, 5), (3, 0b1110, 4), (4, 0b11110, 3)):
+        if lead >> bits == prefix:
+            return length
+    return 1

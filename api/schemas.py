@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.config import LIST_HARD_MAX
+
 Encoding = Literal["utf-8", "base64"]
 Status = Literal["queued", "running", "done", "failed", "cancelled"]
 Verdict = Literal[
@@ -56,9 +58,9 @@ class LimitsCreate(Strict):
     """Resource limits; each omitted one takes the language's default. Each is capped by the
     server's maximum (see the 422 message when one is over it)."""
 
-    cpu_time_limit_s: Annotated[float | None, Field(gt=0, examples=[2.0])] = None
-    """CPU time of all processes and threads of the run, in seconds."""
-    wall_time_limit_s: Annotated[float | None, Field(gt=0)] = None
+    cpu_time_limit_s: Annotated[float | None, Field(ge=0.001, examples=[2.0])] = None
+    """CPU time of all processes and threads of the run, in seconds (the sandbox measures ms)."""
+    wall_time_limit_s: Annotated[float | None, Field(ge=0.001)] = None
     """Wall-clock time, in seconds."""
     memory_limit_mb: Annotated[int | None, Field(ge=4)] = None
     """Memory of the whole run (no swap), in MiB."""
@@ -171,7 +173,7 @@ class RunPublic(Schema):
 
 
 class BatchCreate(Strict):
-    submissions: Annotated[list[RunCreate], Field(min_length=1)]
+    submissions: Annotated[list[RunCreate], Field(min_length=1, max_length=LIST_HARD_MAX)]
 
 
 class BatchAccepted(Schema):

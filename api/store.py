@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import ApiError
+from api.errors import ApiError, invalid
 from core import jobs
 from core.config import Settings
 from core.models import FINAL_STATUSES, Run
@@ -50,6 +50,11 @@ class QueueGauge:
                 self._counted_at = time.monotonic()
             return self._value
 
+    def estimate(self) -> int:
+        """The last count, plus what was added since: no database read (may be 0.5 s old)."""
+        with self._lock:
+            return self._value
+
     def add(self, runs: int) -> None:
         with self._lock:
             self._value += runs
@@ -67,18 +72,28 @@ class RunStore:
         self.store(requests)
         self.send([request.id for request in requests])
 
-    def store(self, requests: Sequence[jobs.RunRequest]) -> None:
-        # The count and the insert are separate transactions on purpose: on SQLite a transaction
-        # that reads and then writes fails at once (SQLITE_BUSY) when another writer got in
-        # between, instead of waiting. The cap is a soft limit; a small overshoot is harmless.
-        queued = self.gauge.queued()
-        if queued + len(requests) > self.settings.max_queued_jobs:
+    def check_room(self, runs: int, queued: int | None = None) -> None:
+        """503 with Retry-After when `runs` more would overfill the queue; 422 when they never
+        could. `queued` defaults to a fresh count (at most 0.5 s old)."""
+        cap = self.settings.max_queued_jobs
+        if runs > cap:
+            raise invalid(
+                f"{runs} runs in one request, more than this server ever queues ({cap}); split them"
+            )
+        queued = self.gauge.queued() if queued is None else queued
+        if queued + runs > cap:
             raise ApiError(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 f"The queue is full ({queued} runs waiting); try again in "
                 f"{self.settings.queue_full_retry_after_s} s.",
                 headers={"Retry-After": str(self.settings.queue_full_retry_after_s)},
             )
+
+    def store(self, requests: Sequence[jobs.RunRequest]) -> None:
+        # The count and the insert are separate transactions on purpose: on SQLite a transaction
+        # that reads and then writes fails at once (SQLITE_BUSY) when another writer got in
+        # between, instead of waiting. The cap is a soft limit; a small overshoot is harmless.
+        self.check_room(len(requests))
         with self.sessions() as session:
             jobs.create_runs(session=session, requests=requests)
         self.gauge.add(len(requests))

@@ -16,7 +16,7 @@ from api.schemas import RunCreate
 from core.config import Settings
 from core.jobs import RunRequest
 from core.languages import Catalogue, Language, UnknownLanguage
-from core.limits import LimitTooHigh, RunLimits
+from core.limits import LimitTooHigh, RunLimits, number_text
 
 
 def to_run_request(
@@ -26,7 +26,7 @@ def to_run_request(
     check = _Checker(settings, body.encoding, where)
     language = check.language(languages, body.language)
     files, main_file = check.program(body, language)
-    stdin = None if body.stdin is None else check.decode(body.stdin, "stdin")
+    stdin = None if body.stdin is None else check.decode(body.stdin, "stdin", settings.max_stdin_bytes)
     if stdin is not None and len(stdin) > settings.max_stdin_bytes:
         raise too_large(check.over("stdin", len(stdin), settings.max_stdin_bytes))
     return RunRequest(
@@ -62,8 +62,13 @@ class _Checker:
             known = ", ".join(exc.known) or "none (no language is installed on this server)"
             raise self.invalid("language", f"unknown language {name!r}; known: {known}") from exc
 
-    def decode(self, text: str, field: str) -> bytes:
+    def decode(self, text: str, field: str, cap: int) -> bytes:
+        """The bytes of a text field; base64 that cannot fit in `cap` bytes is refused (413)
+        without being decoded (decoding 75 MB of it first held the event loop for a second)."""
         if self.encoding == "base64":
+            smallest = len(text) * 3 // 4 - 2
+            if smallest > cap:
+                raise too_large(self.over(field, smallest, cap).replace(" is ", " is at least ", 1))
             try:
                 return base64.b64decode(text, validate=True)
             except (binascii.Error, ValueError) as exc:
@@ -78,7 +83,7 @@ class _Checker:
     def program(self, body: RunCreate, language: Language) -> tuple[dict[str, bytes], str]:
         cap = self.settings.max_source_bytes
         if body.source is not None:
-            source = self.decode(body.source, "source")
+            source = self.decode(body.source, "source", cap)
             if len(source) > cap:
                 raise too_large(self.over("source", len(source), cap))
             return {language.source_file: source}, language.source_file
@@ -95,7 +100,8 @@ class _Checker:
             name = self.file_name(file.name, f"{field}.name")
             if name in files:
                 raise self.invalid(f"{field}.name", f"{name!r} appears twice; names must differ")
-            files[name] = self.decode(file.content, f"{field}.content")
+            files[name] = self.decode(file.content, f"{field}.content", cap)
+        self.no_file_is_a_directory(list(files))
         total = sum(len(content) for content in files.values())
         if total > cap:
             raise too_large(self.over("files (all contents together)", total, cap))
@@ -107,7 +113,18 @@ class _Checker:
             raise self.invalid(field, f"{name!r} must be a relative path like 'src/util.py'")
         if norm in (".", "..") or norm.startswith("../"):
             raise self.invalid(field, f"{name!r} points outside the working directory")
+        if any(len(part.encode("utf-8", "surrogatepass")) > NAME_MAX for part in norm.split("/")):
+            raise self.invalid(field, f"has a directory or file name over {NAME_MAX} bytes; shorten it")
         return norm
+
+    def no_file_is_a_directory(self, names: list[str]) -> None:
+        """A name that is also another file's directory ('a' and 'a/b') cannot be written."""
+        parents = {parent for name in names for parent in _parents(name)}
+        for index, name in enumerate(names):
+            if name in parents:
+                raise self.invalid(
+                    f"files[{index}].name", f"{name!r} is also another file's directory; rename one"
+                )
 
     def main_file(self, requested: str | None, files: dict[str, bytes], language: Language) -> str:
         if requested is None:
@@ -134,7 +151,9 @@ class _Checker:
         for index, arg in enumerate(args):
             if "\0" in arg:
                 raise self.invalid(f"args[{index}]", "contains a NUL character; remove it")
-            if len(arg.encode("utf-8", "surrogatepass")) > self.settings.max_arg_bytes:
+            if not _is_unicode_text(arg):
+                raise self.invalid(f"args[{index}]", "is not valid Unicode text (a lone surrogate); fix it")
+            if len(arg.encode("utf-8")) > self.settings.max_arg_bytes:
                 raise self.invalid(
                     f"args[{index}]",
                     f"is longer than {self.settings.max_arg_bytes} bytes; pass long data on stdin instead",
@@ -176,5 +195,26 @@ class _Checker:
             return self.invalid("limits.network", "this server does not allow network access; leave it false")
         return self.invalid(
             f"limits.{exc.name}",
-            f"{exc.value:g} is over this server's maximum of {exc.cap:g}; ask for at most {exc.cap:g}",
+            f"{number_text(exc.value)} is over this server's maximum of {number_text(exc.cap)}; "
+            f"ask for at most {number_text(exc.cap)}",
         )
+
+
+NAME_MAX = 255
+"""Bytes in one directory or file name (Linux's NAME_MAX)."""
+
+
+def _is_unicode_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _parents(name: str) -> list[str]:
+    """'a/b/c' -> ['a/b', 'a']."""
+    parents = []
+    while (name := posixpath.dirname(name)) not in ("", "/"):
+        parents.append(name)
+    return parents

@@ -14,6 +14,10 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+LIST_HARD_MAX = 10_000
+"""Most items a request's list may have whatever the settings say: the schemas refuse longer
+lists before validating any item (validating a million of them held the event loop for 29 s)."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JAULA_", env_file=".env", extra="ignore")
@@ -56,8 +60,14 @@ class Settings(BaseSettings):
 
     # --- The service (docs/service.md) ---
     # Web API.
-    batch_max_size: int = 20
+    batch_max_size: Annotated[int, Field(ge=1, le=LIST_HARD_MAX)] = 20
     """Most runs in one POST /v1/runs/batch or GET /v1/runs/batch?ids=."""
+    api_max_connections: int = 1000
+    """Connections and requests one API process serves at once (`jaula up`); past it, 503. In
+    production a reverse proxy in front should also bound slow clients (docs/service.md)."""
+    body_timeout_s: float = 60.0
+    """Longest a request's body may take to arrive (a client sending it a byte at a time holds
+    a connection); past it, 408."""
     wait_max_s: float = 10.0
     """Longest a `?wait=true` request is held open before it answers 202 with the id."""
     max_queued_jobs: int = 10_000
@@ -88,7 +98,7 @@ class Settings(BaseSettings):
     # --- Batch grading (docs/grading.md) ---
     problems_dir: Path | None = None
     """Problems offered by name (GET /v1/problems); default: the samples in the repository."""
-    grading_max_submissions: int = 500
+    grading_max_submissions: Annotated[int, Field(ge=1, le=LIST_HARD_MAX)] = 500
     """Most submissions in one POST /v1/gradings."""
     grading_max_problem_bytes: int = 32 * 1024 * 1024
     """Largest uploaded problem archive (zip or tar), as sent."""

@@ -18,12 +18,23 @@ KIB = 1024
 MIB = 1024 * 1024
 
 
+def number_text(value: int | float) -> str:
+    """A limit as a client wrote it (`:g` would convert a huge integer to float, and overflow)."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    try:
+        text = str(value)
+    except ValueError:  # more digits than Python converts to text
+        return "a number of thousands of digits"
+    return text if len(text) <= 20 else f"{text[:10]}... ({len(text)} digits)"
+
+
 class LimitTooHigh(ValueError):
     def __init__(self, name: str, value: float, cap: float) -> None:
         self.name = name
         self.value = value
         self.cap = cap
-        super().__init__(f"{name}={value:g} is over this server's maximum of {cap:g}")
+        super().__init__(f"{name}={number_text(value)} is over this server's maximum of {number_text(cap)}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -77,8 +77,9 @@ async def create_grading(body: GradingCreate, services: ServicesDep, caller: Cal
     request = await run_in_threadpool(
         to_grading_request, body, settings=services.settings, languages=services.languages
     )
-    await charge(services, caller, len(request.submissions))
     store = _store(services)
+    await run_in_threadpool(store.check_room, len(request.submissions))
+    await charge(services, caller, len(request.submissions))
     stored = await run_in_threadpool(store.store, request)
     await run_in_threadpool(store.send, [row.id for row in stored.submissions])
     return GradingAccepted(

@@ -68,6 +68,7 @@ async def create_run(
 ) -> RunAccepted | RunPublic:
     """Run a program: 202 with its id, or 200 with its result when `wait=true`."""
     request = to_run_request(body, settings=services.settings, languages=services.languages)
+    services.store.check_room(1, queued=services.store.gauge.estimate())
     await charge(services, caller, 1)
     if not wait:
         await run_in_threadpool(services.store.submit, [request])
@@ -116,6 +117,7 @@ async def create_batch(body: BatchCreate, services: ServicesDep, caller: CallerD
         )
         for index, submission in enumerate(body.submissions)
     ]
+    services.store.check_room(len(requests), queued=services.store.gauge.estimate())
     await charge(services, caller, len(requests))
     await run_in_threadpool(services.store.submit, requests)
     return BatchAccepted(runs=[RunAccepted(id=request.id, status="queued") for request in requests])

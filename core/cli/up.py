@@ -132,6 +132,9 @@ class Service:
             "--workers", str(self.settings.api_processes),
             "--no-access-log", "--log-level", _quieter(self.settings.log_level),
             "--timeout-keep-alive", str(KEEP_ALIVE_S),
+            # Past this many connections and requests at once, new ones get 503 at once rather
+            # than the process running out of descriptors (slow clients can hold many open).
+            "--limit-concurrency", str(self.settings.api_max_connections),
         ]  # fmt: skip
 
     def _wait_for_api(self, timeout_s: float = 30.0) -> None:

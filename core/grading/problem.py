@@ -68,6 +68,8 @@ from core.languages import Catalogue, Language, UnknownLanguage, catalogue
 from core.limits import RunLimits
 
 PROBLEM_FILE = "problem.toml"
+MAX_POINTS = 1e9
+"""Points of a subtask or problem at most (sums of larger ones overflow to infinity)."""
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _TEST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)$")
@@ -252,12 +254,12 @@ class _CheckerTable(_Table):
 
 
 class _ScoringTable(_Table):
-    points: Annotated[float, Field(gt=0)] | None = None
+    points: Annotated[float, Field(gt=0, le=MAX_POINTS)] | None = None
 
 
 class _SubtaskTable(_Table):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    points: Annotated[float, Field(ge=0)]
+    points: Annotated[float, Field(ge=0, le=MAX_POINTS)]
     tests: Annotated[list[str], Field(min_length=1)]
     mode: Annotated[SubtaskMode, Field(strict=False)] = SubtaskMode.ALL_OR_NOTHING
 
@@ -341,6 +343,9 @@ class _Loader:
             return None
         try:
             data = tomllib.loads(text)
+        except RecursionError:  # tomllib recurses into nested arrays and tables
+            self._issue("nested too deeply (arrays or tables within each other)", file=PROBLEM_FILE)
+            return None
         except tomllib.TOMLDecodeError as exc:
             position = _TOML_POSITION.search(str(exc))
             message = _TOML_POSITION.sub("", str(exc)).strip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import json
+import socket
 import time
 import uuid
 from collections.abc import Mapping
@@ -317,6 +318,63 @@ def test_a_body_over_the_outer_limit_is_413_before_it_is_parsed(api_factory: Api
         )
     assert response.status_code == 413
     assert "request body is over this server's maximum" in response.json()["detail"]
+
+
+def test_a_single_run_body_is_capped_at_what_one_run_needs(api_factory: ApiFactory) -> None:
+    # A batch may carry batch_max_size runs; POST /v1/runs only one.
+    api = api_factory(batch_max_size=20, max_source_bytes=1000, max_stdin_bytes=1000, max_args=1)
+    body = json.dumps(HELLO | {"stdin": "x" * 200_000}).encode()
+    with api.client() as client:
+        single = client.post("/v1/runs", content=body, headers={"content-type": "application/json"})
+        batch = client.post(
+            "/v1/runs/batch",
+            content=json.dumps({"submissions": [HELLO | {"stdin": "x" * 200_000}]}).encode(),
+            headers={"content-type": "application/json"},
+        )
+    assert single.status_code == 413, single.text
+    assert batch.status_code == 413 and batch.json()["detail"].startswith("submissions[0].stdin is 200000")
+
+
+def test_a_batch_list_longer_than_any_server_allows_is_refused_before_its_items(api: ApiServer) -> None:
+    with api.client() as client:
+        response = client.post("/v1/runs/batch", json={"submissions": [{"language": "python"}] * 10_001})
+    assert response.status_code == 422
+    assert "submissions: List should have at most 10000 items" in response.json()["detail"]
+
+
+def test_a_body_that_arrives_too_slowly_is_408(api_factory: ApiFactory) -> None:
+    api = api_factory(body_timeout_s=0.5)
+    with socket.create_connection(("127.0.0.1", api.port), timeout=30) as conn:
+        head = "POST /v1/runs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+        conn.sendall(head.encode() + b"{")  # and nothing more
+        answer = conn.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 408"), answer
+    assert "did not arrive within 0.5 s" in answer
+
+
+def test_a_request_refused_for_a_full_queue_costs_no_rate_limit(
+    api_factory: ApiFactory, api: ApiServer
+) -> None:
+    with session_factory(api.settings.database)() as session:
+        queued = jobs.count_queued(session=session)
+    token = f"t-{uuid.uuid4()}"
+    full = api_factory(
+        max_queued_jobs=queued + 1, api_tokens=[token], rate_limit_per_minute=6, rate_limit_burst=2
+    )
+    with full.client(headers={"X-Auth-Token": token}) as client:
+        statuses = [client.post("/v1/runs", json=HELLO).status_code for _ in range(5)]
+        too_big = client.post("/v1/runs/batch", json={"submissions": [HELLO] * (queued + 2)})
+    assert statuses == [202] + [503] * 4  # never 429: only the first was admitted and charged
+    assert too_big.status_code == 422 and "more than this server ever queues" in too_big.json()["detail"]
+
+
+def test_a_run_read_back_never_fails_on_what_was_accepted(api: ApiServer) -> None:
+    # A lone surrogate is refused at the door; stored, it made every later read a 500.
+    body = b'{"language": "python", "source": "print(1)", "args": ["\\ud800"]}'
+    with api.client() as client:
+        response = client.post("/v1/runs", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("args[0]: is not valid Unicode text")
 
 
 def test_multi_file_runs_keep_their_files(api: ApiServer) -> None:

@@ -114,6 +114,18 @@ def test_a_toml_syntax_error_names_its_line(make_problem: MakeProblem) -> None:
     assert issue.startswith("problem.toml:4: ") and "column" in issue
 
 
+def test_a_problem_toml_nested_too_deeply_is_an_issue_not_a_crash(make_problem: MakeProblem) -> None:
+    directory = make_problem('name = "p"\nx = ' + "[" * 5000 + "]" * 5000 + "\n")
+    assert issues(directory) == ["problem.toml: nested too deeply (arrays or tables within each other)"]
+
+
+def test_points_are_bounded(make_problem: MakeProblem) -> None:
+    (issue,) = issues(make_problem('name = "p"\n[scoring]\npoints = 1e308\n'))
+    assert issue.startswith(
+        "problem.toml:3: scoring.points: input should be less than or equal to 1000000000"
+    )
+
+
 def test_a_bad_value_names_its_key_and_line(make_problem: MakeProblem) -> None:
     directory = make_problem('name = "p"\n[limits]\nmemory_mb = 64\ncpu_time_s = -1\n')
     assert issues(directory) == [

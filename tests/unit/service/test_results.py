@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from api.errors import _location
-from api.results import encode_output
+from api.results import _cut, encode_output
 
 
 def test_utf8_output_is_returned_as_text() -> None:
@@ -23,6 +23,18 @@ def test_output_that_is_not_utf8_is_returned_as_base64_even_when_text_was_asked(
 
 def test_base64_is_used_for_everything_when_asked() -> None:
     assert encode_output(b"hi", "base64") == ("aGk=", "base64")
+
+
+@pytest.mark.parametrize("cut_at", range(1, len("héllo€𝄞".encode()) + 1))
+def test_text_cut_at_the_output_cap_mid_character_stays_text(cut_at: int) -> None:
+    data = "héllo€𝄞".encode()[:cut_at]
+    kept = _cut(data, truncated=True)
+    assert kept is not None and data.startswith(kept) and len(data) - len(kept) <= 3
+    assert encode_output(kept, "utf-8")[1] == "utf-8"
+
+
+def test_only_truncated_output_is_cut() -> None:
+    assert _cut(b"h\xc3", truncated=False) == b"h\xc3"  # the program's own bytes, as written
 
 
 def test_missing_output_stays_missing() -> None:

@@ -154,6 +154,46 @@ def test_text_that_is_not_unicode_must_be_sent_as_base64(languages: Catalogue) -
     assert error.detail == ("stdin: is not valid Unicode text; send it base64-encoded with encoding=base64")
 
 
+def test_arguments_must_be_unicode_text(languages: Catalogue) -> None:
+    # Stored, a lone surrogate made every later read of the run (and of a batch holding it) fail.
+    error = refusal(languages, args=["ok", "\ud800"])
+    assert (error.status_code, error.detail) == (
+        422,
+        "args[1]: is not valid Unicode text (a lone surrogate); fix it",
+    )
+
+
+def test_a_huge_integer_limit_is_refused_with_its_digits_counted(languages: Catalogue) -> None:
+    error = refusal(languages, limits={"memory_limit_mb": 10**400})
+    assert error.status_code == 422
+    assert error.detail.startswith("limits.memory_limit_mb: 1000000000... (401 digits) is over")
+
+
+def test_base64_too_large_for_the_cap_is_refused_before_decoding(languages: Catalogue) -> None:
+    source = base64.b64encode(b"print(1)").decode()
+    error = refusal(languages, encoding="base64", source=source, stdin="A" * 400)  # 300 bytes; cap 10
+    assert (error.status_code, error.detail) == (
+        413,
+        "stdin is at least 298 bytes, over this server's maximum of 10 bytes; make it smaller",
+    )
+
+
+@pytest.mark.parametrize(
+    ("names", "problem"),
+    [
+        (["a", "a/b.py"], "files[0].name: 'a' is also another file's directory; rename one"),
+        (["x/y/z.py", "x/y"], "files[1].name: 'x/y' is also another file's directory; rename one"),
+        (["d/" + "é" * 128 + ".py"], "files[0].name: has a directory or file name over 255 bytes"),
+    ],
+)
+def test_file_names_the_box_cannot_hold_are_refused(
+    languages: Catalogue, names: list[str], problem: str
+) -> None:
+    files = [{"name": name, "content": ""} for name in names]
+    error = refusal(languages, source=None, files=files)
+    assert error.status_code == 422 and error.detail.startswith(problem), error.detail
+
+
 def test_multi_file_main_defaults_to_the_language_file_name(languages: Catalogue) -> None:
     files = [{"name": "lib/util.py", "content": "X=1"}, {"name": "main.py", "content": "..."}]
     request = submit(languages, source=None, files=files)

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.db import session_factory
+from core.grading import jobs
 from core.grading.models import GradingProblem
 from tests.integration.grading.conftest import SUBMISSIONS
 from tests.integration.service.conftest import (
@@ -116,10 +117,22 @@ def test_caps(api_factory: ApiFactory) -> None:  # noqa: F811
 
 
 def test_a_full_queue_answers_503(api_factory: ApiFactory) -> None:  # noqa: F811
-    with api_factory(max_queued_jobs=1).client() as client:
+    api = api_factory()
+    with session_factory(api.settings.database)() as session:
+        queued = jobs.count_queued(session=session)
+    with api_factory(max_queued_jobs=queued + 2).client() as client:
+        first = post(client, {"name": "aplusb"}, [PYTHON])
+        assert first.status_code == 202  # room for one more now, and the next grading needs two
         response = post(client, {"name": "aplusb"}, [PYTHON, PYTHON])
     refused(response, 503)
     assert response.headers["Retry-After"]
+
+
+def test_a_grading_larger_than_the_whole_queue_answers_422(api_factory: ApiFactory) -> None:  # noqa: F811
+    with api_factory(max_queued_jobs=1).client() as client:
+        response = post(client, {"name": "aplusb"}, [PYTHON, PYTHON])
+    refused(response, 422)
+    assert "more than this server ever queues (1)" in response.json()["detail"]
 
 
 def test_reading_and_cancelling(api_factory: ApiFactory) -> None:  # noqa: F811

@@ -143,7 +143,9 @@ def page_problems(service: str) -> PageProblems:
 @pytest.fixture
 def page(browser: Browser, service: str, page_problems: PageProblems) -> Iterator[Page]:
     """A fresh browser context (empty local storage) on the service, checked for page errors."""
-    context = browser.new_context(base_url=service, viewport={"width": 1280, "height": 860})
+    # The tests' own probes (wait_for_function) evaluate strings in the page, which the
+    # playground's Content-Security-Policy forbids; test_csp.py checks the policy itself.
+    context = browser.new_context(base_url=service, viewport={"width": 1280, "height": 860}, bypass_csp=True)
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     context.set_default_timeout(30_000)
     page = context.new_page()

@@ -537,7 +537,10 @@ def _explain(error: Mapping[str, Any]) -> str:
         return "required; add it"
     message = str(error["msg"])
     message = message[0].lower() + message[1:]
-    return f"{message} (it is {error['input']!r})"
+    shown = repr(error["input"])
+    if len(shown) > 80:  # a 100 000-character title is not worth echoing back whole
+        shown = f"{shown[:60]}... ({len(shown)} characters)"
+    return f"{message} (it is {shown})"
 
 
 def _known_keys(loc: KeyPath) -> list[str]:

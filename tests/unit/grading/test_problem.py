@@ -119,6 +119,11 @@ def test_a_problem_toml_nested_too_deeply_is_an_issue_not_a_crash(make_problem: 
     assert issues(directory) == ["problem.toml: nested too deeply (arrays or tables within each other)"]
 
 
+def test_a_long_bad_value_is_not_echoed_whole(make_problem: MakeProblem) -> None:
+    (issue,) = issues(make_problem('name = "p"\n[limits]\ncpu_time_s = "' + "x" * 100_000 + '"\n'))
+    assert len(issue) < 300 and "(100002 characters)" in issue, issue[:300]
+
+
 def test_points_are_bounded(make_problem: MakeProblem) -> None:
     (issue,) = issues(make_problem('name = "p"\n[scoring]\npoints = 1e308\n'))
     assert issue.startswith(

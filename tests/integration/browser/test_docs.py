@@ -31,3 +31,12 @@ def test_a_tour_example_links_to_its_section(page: Page) -> None:
     page.wait_for_selector("body[data-ready=true]")
     page.locator("[data-example=memory-bomb] .mechanism a").click()
     expect(page.get_by_role("heading", name="cgroups", exact=True)).to_be_focused()
+
+
+@pytest.mark.parametrize("name", ["no-such-page", "constructor", "__proto__"])
+def test_an_unknown_page_says_so(page: Page, name: str) -> None:
+    # "constructor" once found the object's own constructor and showed "undefined".
+    page.goto(f"/#doc={name}")
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.get_by_role("heading", level=1)).to_have_text("No such page")
+    expect(page.locator("#doc")).to_contain_text(f"There is no page called “{name}”")

@@ -26,7 +26,8 @@ export class DocView {
         this.article.replaceChildren(h("p", { role: "alert" }, "The documentation could not be loaded; reload the page."));
         return "Documentation";
       }
-      const doc = all[name];
+      // Own pages only: "constructor" or "toString" must not find the object's inherited ones.
+      const doc = Object.prototype.hasOwnProperty.call(all, name) ? all[name] : undefined;
       if (!doc) {
         this.article.replaceChildren(
           h("h1", { tabindex: -1 }, "No such page"),

@@ -109,8 +109,9 @@ class _Collector:
             try:
                 dst = _open_dir_beneath(self.dst_root, relative)
                 try:
-                    for entry in os.scandir(src):
-                        self._copy_entry(src, dst, entry, relative, depth)
+                    with os.scandir(src) as entries:
+                        for entry in entries:
+                            self._copy_entry(src, dst, entry, relative, depth)
                 finally:
                     os.close(dst)
             finally:

@@ -193,11 +193,13 @@ class Launcher:
             self._destroy(box)
             protocol.send(client, {"lease_error": {"key": key_to_json(box.key), "error": exc.to_json()}})
             return
+        # Lent before it is sent: should the client be gone (the send fails), shutdown() still
+        # finds the container and destroys it, cgroup included.
+        self._lent[box_id] = box
         fds = [box.job.fileno(), box.stdout_r, box.stderr_r, box.pidfd]
         message = Lease.message(box_id, box.pid, box.key, describe(box.cgroup))
         protocol.send(client, {"lease": message}, fds)
         box.close_channels()  # the client has its own copies now
-        self._lent[box_id] = box
         trace.mark("launcher: lent")
 
     def release(self, box_id: int) -> None:

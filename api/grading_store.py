@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from celery import Celery
-from fastapi import status
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import ApiError, invalid
+from api.store import check_room
 from core.config import Settings
 from core.grading import jobs
 from core.grading.models import Grading, GradingSubmission
@@ -41,21 +40,19 @@ class GradingStore:
 
     def check_room(self, submissions: int) -> None:
         """503 with Retry-After when the queue has no room for them now; 422 when it never will."""
-        cap = self.settings.max_queued_jobs
-        if submissions > cap:
-            raise invalid(
-                f"{submissions} submissions in one grading, more than this server ever queues ({cap}); "
-                "split them into several gradings"
-            )
+        check_room(
+            self.settings,
+            submissions,
+            self._count_queued,
+            unit="submissions",
+            queue="grading queue",
+            request="one grading",
+            split="split them into several gradings",
+        )
+
+    def _count_queued(self) -> int:
         with self.sessions() as session:
-            queued = jobs.count_queued(session=session)
-        if queued + submissions > cap:
-            retry = self.settings.queue_full_retry_after_s
-            raise ApiError(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"The grading queue is full ({queued} submissions waiting); try again in {retry} s.",
-                headers={"Retry-After": str(retry)},
-            )
+            return jobs.count_queued(session=session)
 
     def store(self, request: jobs.GradingRequest) -> StoredGrading:
         """Insert the grading and its queued submissions; 503 when the queue is already full."""

@@ -14,7 +14,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import redis
 from fastapi import status
@@ -60,6 +60,31 @@ class QueueGauge:
             self._value += runs
 
 
+def check_room(
+    settings: Settings,
+    wanted: int,
+    count_queued: Callable[[], int],
+    *,
+    unit: str,
+    queue: str = "queue",
+    request: str = "one request",
+    split: str = "split them",
+) -> None:
+    """422 when `wanted` jobs could never fit in the queue; 503 with Retry-After when they do not
+    fit now (the count is taken only then)."""
+    cap = settings.max_queued_jobs
+    if wanted > cap:
+        raise invalid(f"{wanted} {unit} in {request}, more than this server ever queues ({cap}); {split}")
+    queued = count_queued()
+    if queued + wanted > cap:
+        retry = settings.queue_full_retry_after_s
+        raise ApiError(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"The {queue} is full ({queued} {unit} waiting); try again in {retry} s.",
+            headers={"Retry-After": str(retry)},
+        )
+
+
 class RunStore:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], broker: redis.Redis) -> None:
         self.settings = settings
@@ -75,19 +100,8 @@ class RunStore:
     def check_room(self, runs: int, queued: int | None = None) -> None:
         """503 with Retry-After when `runs` more would overfill the queue; 422 when they never
         could. `queued` defaults to a fresh count (at most 0.5 s old)."""
-        cap = self.settings.max_queued_jobs
-        if runs > cap:
-            raise invalid(
-                f"{runs} runs in one request, more than this server ever queues ({cap}); split them"
-            )
-        queued = self.gauge.queued() if queued is None else queued
-        if queued + runs > cap:
-            raise ApiError(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"The queue is full ({queued} runs waiting); try again in "
-                f"{self.settings.queue_full_retry_after_s} s.",
-                headers={"Retry-After": str(self.settings.queue_full_retry_after_s)},
-            )
+        count = self.gauge.queued if queued is None else lambda: queued
+        check_room(self.settings, runs, count, unit="runs")
 
     def store(self, requests: Sequence[jobs.RunRequest]) -> None:
         # The count and the insert are separate transactions on purpose: on SQLite a transaction

@@ -151,9 +151,12 @@ class _Checker:
         for index, arg in enumerate(args):
             if "\0" in arg:
                 raise self.invalid(f"args[{index}]", "contains a NUL character; remove it")
-            if not _is_unicode_text(arg):
-                raise self.invalid(f"args[{index}]", "is not valid Unicode text (a lone surrogate); fix it")
-            if len(arg.encode("utf-8")) > self.settings.max_arg_bytes:
+            try:
+                size = len(arg.encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                problem = "is not valid Unicode text (a lone surrogate); fix it"
+                raise self.invalid(f"args[{index}]", problem) from exc
+            if size > self.settings.max_arg_bytes:
                 raise self.invalid(
                     f"args[{index}]",
                     f"is longer than {self.settings.max_arg_bytes} bytes; pass long data on stdin instead",
@@ -202,14 +205,6 @@ class _Checker:
 
 NAME_MAX = 255
 """Bytes in one directory or file name (Linux's NAME_MAX)."""
-
-
-def _is_unicode_text(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _parents(name: str) -> list[str]:

@@ -96,7 +96,8 @@ class _Collector:
         self.src_root = src_root
         self.dst_root = dst_root
         self.max_bytes = max_bytes
-        self.budget = [max_bytes]
+        self.budget = max_bytes
+        """Bytes of data still allowed."""
         self.copies: dict[tuple[int, int], str] = {}
         """(st_dev, st_ino) of a file with several links -> where its first link was copied."""
         self.pending = [("", 0)]
@@ -130,11 +131,45 @@ class _Collector:
             if st.st_nlink > 1 and inode in self.copies:
                 os.link(self.copies[inode], path, src_dir_fd=self.dst_root, dst_dir_fd=self.dst_root)
                 return
-            _copy_file(src, dst, entry.name, st.st_mode & 0o755 | 0o644, self.budget, self.max_bytes)
+            self._copy_file(src, dst, entry.name, st.st_mode & 0o755 | 0o644)
             if st.st_nlink > 1:
                 self.copies[inode] = path
         # Anything else is left behind: a symlink (even copied as a link, it could lead a host-side
         # reader of collect_to to a host file), a FIFO, a socket, a device.
+
+    def _copy_file(self, src: int, dst: int, name: str, mode: int) -> None:
+        fin = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+        try:
+            st = os.fstat(fin)
+            if not stat.S_ISREG(st.st_mode):  # swapped for something else since scandir
+                return
+            fout = os.open(
+                name,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                mode,
+                dir_fd=dst,
+            )
+            try:
+                self._copy_data(fin, fout, st.st_size)
+                os.fchmod(fout, mode)
+            finally:
+                os.close(fout)
+        finally:
+            os.close(fin)
+
+    def _copy_data(self, fin: int, fout: int, size: int) -> None:
+        """The parts of the file that hold data, counted against the budget; the holes stay."""
+        for offset, length in _data_extents(fin, size):
+            end = offset + length
+            while offset < end:
+                chunk = os.pread(fin, min(1 << 20, end - offset), offset)
+                if not chunk:
+                    break
+                self.budget -= len(chunk)
+                if self.budget < 0:
+                    raise BoxRefused(f"hold more than {size_text(self.max_bytes)}, the scratch limit")
+                offset += os.pwrite(fout, chunk, offset)
+        os.ftruncate(fout, size)  # the holes at the end, if any
 
 
 def _open_dir_beneath(root: int, relative: str) -> int:
@@ -147,37 +182,6 @@ def _open_dir_beneath(root: int, relative: str) -> int:
         if exc.errno == errno.ENAMETOOLONG:
             raise BoxRefused("have a path longer than the system allows") from exc
         raise
-
-
-def _copy_file(src: int, dst: int, name: str, mode: int, budget: list[int], max_bytes: int) -> None:
-    fin = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
-    try:
-        st = os.fstat(fin)
-        if not stat.S_ISREG(st.st_mode):  # swapped for something else since scandir
-            return
-        fout = os.open(
-            name,
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-            mode,
-            dir_fd=dst,
-        )
-        try:
-            for offset, length in _data_extents(fin, st.st_size):
-                end = offset + length
-                while offset < end:
-                    chunk = os.pread(fin, min(1 << 20, end - offset), offset)
-                    if not chunk:
-                        break
-                    budget[0] -= len(chunk)
-                    if budget[0] < 0:
-                        raise BoxRefused(f"hold more than {size_text(max_bytes)}, the scratch limit")
-                    offset += os.pwrite(fout, chunk, offset)
-            os.ftruncate(fout, st.st_size)  # the holes at the end, if any
-            os.fchmod(fout, mode)
-        finally:
-            os.close(fout)
-    finally:
-        os.close(fin)
 
 
 def _data_extents(fd: int, size: int) -> list[tuple[int, int]]:

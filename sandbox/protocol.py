@@ -22,7 +22,6 @@ import struct
 from typing import Any
 
 _HEADER = struct.Struct("!I")
-_PART = struct.Struct("!I")
 MAX_MESSAGE_BYTES = 1 << 30
 MAX_FDS = 8
 
@@ -55,12 +54,12 @@ def send_parts(
     sock: socket.socket, first: bytes, second: bytes, fds: list[int] | tuple[int, ...] = ()
 ) -> None:
     """Two opaque byte strings in one message (split_parts takes them apart again)."""
-    _send_frame(sock, _PART.pack(len(first)) + first + second, fds)
+    _send_frame(sock, _HEADER.pack(len(first)) + first + second, fds)  # a length, as a frame's
 
 
 def split_parts(body: bytes) -> tuple[bytes, bytes]:
-    (size,) = _PART.unpack_from(body)
-    start = _PART.size
+    (size,) = _HEADER.unpack_from(body)
+    start = _HEADER.size
     return body[start : start + size], body[start + size :]
 
 

@@ -118,7 +118,18 @@ def setns(fd: int, nstype: int) -> None:
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-    return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl({option})")
+    result: int = _libc.prctl(option, arg2, arg3, arg4, arg5)
+    if result < 0:  # the name is made on failure only: a container's init calls this ~45 times
+        _check(result, f"prctl({option})")
+    return result
+
+
+def drop_bounding_set() -> None:
+    """Drop every capability from this thread's bounding set (PR_CAPBSET_DROP, one call each)."""
+    call = _libc.prctl
+    for cap in range(LAST_CAP + 1):
+        if call(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0:
+            _check(-1, f"prctl(PR_CAPBSET_DROP, {cap})")
 
 
 def capset_clear() -> None:
@@ -177,9 +188,14 @@ def set_process_title(title: str) -> None:
     _libc.prctl(PR_SET_NAME, ctypes.addressof(name), 0, 0, 0)
 
 
-def last_cap() -> int:
+def _last_cap() -> int:
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
             return int(f.read())
     except OSError:
         return 40
+
+
+LAST_CAP = _last_cap()
+"""The kernel's highest capability number, read once: every container's init forks from a process
+that imported this module, and shares the value instead of reading /proc again."""

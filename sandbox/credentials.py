@@ -51,8 +51,7 @@ def join_new_session_keyring() -> None:
 
 def drop_all_capabilities() -> None:
     """Step 5."""
-    for cap in range(_libc.last_cap() + 1):
-        _libc.prctl(_libc.PR_CAPBSET_DROP, cap)
+    _libc.drop_bounding_set()
     _libc.prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_CLEAR_ALL)
     _libc.capset_clear()
     _libc.prctl(_libc.PR_SET_NO_NEW_PRIVS, 1)

@@ -1,17 +1,22 @@
 """Service benchmark: jaula end to end against the machine's own process-spawn rate, in one run.
 
-    sudo .venv/bin/python bench/service.py [--jobs 1000] [--latency-runs 200] [--json FILE]
+    sudo .venv/bin/python bench/service.py [--rounds 5] [--jobs 600] [--latency-runs 200] [--json FILE]
 
-Measures, one after the other on the same machine:
-  1. anchors: bare `/usr/bin/python3 -c 'print(1)'` spawns per second on the host, one spawning
-     loop per core (the physical limit for Python hello-world jobs here), and the same program
-     run straight through core.execution and the sandbox, one thread per core (the sandbox's
-     cost without any service around it);
-  2. throughput: Python hello-world jobs through the whole service (HTTP POST -> database ->
-     Celery/Redis -> worker -> sandbox -> database), submitted by concurrent clients faster than
-     they complete, counted as they finish (the workers' announcements on Redis), then checked;
-     once with one run per POST /v1/runs, once with POST /v1/runs/batch (`batch_max_size` runs
-     per request, which spares the HTTP layer, not the queue, sandbox or database);
+Measures on the same machine, in one run:
+  1. once, at the start: the same program run straight through core.execution and the sandbox,
+     one thread per core (the sandbox's cost without any service around it);
+  2. in each of `--rounds` rounds, one right after the other, so that the machine's drift (this
+     is a noisy VM: its speed changes by 10-20 % within minutes) hits anchor and service alike:
+       bare `/usr/bin/python3 -c 'print(1)'` spawns per second on the host, one spawning loop per
+       core (the physical limit for Python hello-world jobs here);
+       the same loops with each spawn wrapped in bubblewrap (namespaces over a Debian rootfs; no
+       overlay, no cgroup, no service): what a minimal C sandbox alone leaves of that limit;
+       Python hello-world jobs through the whole service (HTTP POST -> database -> Celery/Redis
+       -> worker -> sandbox -> database), submitted by concurrent clients faster than they
+       complete, counted as they finish (the workers' announcements on Redis), then checked;
+       once with one run per POST /v1/runs, once with POST /v1/runs/batch (`batch_max_size` runs
+       per request, which spares the HTTP layer, not the queue, sandbox or database);
+     each round's ratios are against that round's bare rate; the summary is their median;
   3. latency: single `POST /v1/runs?wait=true` requests one at a time (low load), p50 and p95.
 
 The service is started as `jaula up` starts it (core.cli.up.Service: its own redis-server,
@@ -27,11 +32,15 @@ import contextlib
 import json
 import os
 import resource
+import shlex
+import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -39,29 +48,43 @@ from typing import Any
 import httpx
 import redis
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.images: the bwrap rootfs
+
 from core import execution
 from core.cli.up import Service
 from core.config import Settings
 from core.languages import catalogue
 from core.queue import FINISHED_CHANNEL, read_announcement
+from tests import images
 
 HOST_PYTHON = "/usr/bin/python3"
 HELLO = {"language": "python", "source": "print('hello')"}
 
 
-def spawn_rate(runs_per_loop: int, loops: int) -> tuple[float, float]:
-    """Bare `python3 -c 'print(1)'` runs per second, `loops` shell loops spawning in parallel
-    (a shell forks for a few tens of microseconds: the figure is Python's own start-up), and the
-    CPU milliseconds each run cost."""
-    script = f'i=0; while [ $i -lt {runs_per_loop} ]; do {HOST_PYTHON} -c "print(1)"; i=$((i+1)); done'
+def spawn_rate(runs_per_loop: int, loops: int, wrapper: Sequence[str] = ()) -> tuple[float, float]:
+    """`python3 -c 'print(1)'` runs per second (each wrapped in `wrapper`, if any), `loops` shell
+    loops spawning in parallel (a shell forks for a few tens of microseconds: the figure is
+    Python's own start-up), and the CPU milliseconds each run cost."""
+    command = shlex.join([*wrapper, HOST_PYTHON, "-c", "print(1)"])
+    script = f"i=0; while [ $i -lt {runs_per_loop} ]; do {command}; i=$((i+1)); done"
     cpu_before = _children_cpu_s()
     start = time.monotonic()
     shells = [subprocess.Popen(["/bin/sh", "-c", script], stdout=subprocess.DEVNULL) for _ in range(loops)]
     for shell in shells:
         if shell.wait() != 0:
-            raise RuntimeError("the bare python3 loop failed")
+            raise RuntimeError(f"the loop of {command} failed")
     runs = runs_per_loop * loops
     return runs / (time.monotonic() - start), (_children_cpu_s() - cpu_before) * 1000 / runs
+
+
+def bwrap_wrapper(rootfs: Path) -> list[str]:
+    """bubblewrap as bench/sandbox_overhead.py runs it: every namespace, the rootfs read-only."""
+    return [
+        shutil.which("bwrap") or "/usr/bin/bwrap",
+        "--unshare-all", "--die-with-parent",
+        "--ro-bind", str(rootfs), "/",
+        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+    ]  # fmt: skip
 
 
 def _children_cpu_s() -> float:
@@ -257,25 +280,18 @@ def free_port() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of anchors and throughput")
+    parser.add_argument("--jobs", type=int, default=600, help="jobs per throughput measurement")
     parser.add_argument("--concurrency", type=int, default=16, help="clients submitting at once")
     parser.add_argument("--latency-runs", type=int, default=200)
-    parser.add_argument("--spawns", type=int, default=500, help="bare python3 runs per core")
+    parser.add_argument("--spawns", type=int, default=200, help="bare python3 runs per core and round")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
     cores = os.cpu_count() or 1
-    bare, bare_cpu_ms = spawn_rate(args.spawns, cores)
-    print(
-        f"anchor  bare {HOST_PYTHON} -c 'print(1)': {bare:.0f} spawns/s on {cores} cores, "
-        f"{bare_cpu_ms:.1f} ms CPU each"
-    )
-    direct, direct_cpu_ms = sandbox_rate(Settings(), args.spawns // 2, cores)
-    print(
-        f"anchor  sandbox alone (core.execution, {cores} threads): {direct:.0f} runs/s, "
-        f"{direct_cpu_ms:.1f} ms CPU each"
-    )
+    bwrap = bwrap_wrapper(images.debian_python())
 
+    rounds: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="jaula-bench-") as data_dir:
         settings = Settings(
             data_dir=Path(data_dir),
@@ -288,52 +304,97 @@ def main() -> None:
             if not service.wait_ready(timeout_s=60):
                 raise SystemExit(f"the service did not become ready: see {service.url}/healthz")
             latency(service, runs=10, warmup=0, pause_s=0)  # warm the worker's launchers
-            put = throughput(service, args.jobs, args.concurrency, batch=1)
-            batched = throughput(service, args.jobs, 4, batch=settings.batch_max_size)
-            for figures, how in ((put, "one run per POST"), (batched, "batches of 20")):
-                print(
-                    f"jaula   throughput, {how}: {figures['jobs_per_s']:.1f} jobs/s end to end "
-                    f"({args.jobs} hello-world jobs, submitted at "
-                    f"{figures['submit_rate_per_s']:.0f}/s); outcomes {figures['outcomes']}"
-                )
-                parts = ", ".join(f"{k} {v:.1f}" for k, v in figures["cpu_ms_per_job"].items())
-                print(f"        CPU ms per job: {parts} (worker includes the sandbox and program)")
+            for number in range(1, args.rounds + 1):
+                rounds.append(measure_round(service, args, cores, bwrap))
+                print_round(number, rounds[-1])
             lat = latency(service, args.latency_runs, warmup=20, pause_s=0.05)
             print(
                 f"jaula   wait=true latency: p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms "
                 f"(min {lat['min_ms']:.1f}, max {lat['max_ms']:.1f}; {args.latency_runs} runs)"
             )
 
-    service_cpu_ms = sum(put["cpu_ms_per_job"].values()) - put["cpu_ms_per_job"]["client"]
+    figures = summarize(rounds)
     print(
-        f"cpu     per hello-world job: jaula {service_cpu_ms:.1f} ms (all its processes, the "
-        f"program included) vs sandbox alone {direct_cpu_ms:.1f} ms vs bare {bare_cpu_ms:.1f} ms: "
-        f"a CPU-bound ceiling of {bare_cpu_ms / service_cpu_ms:.0%} of the bare rate"
+        f"median  of {len(rounds)} rounds: bare {figures['bare_spawns_per_s']:.0f} spawns/s "
+        f"({figures['bare_cpu_ms_per_spawn']:.1f} ms CPU each); bubblewrap alone "
+        f"{figures['bwrap_ratio']:.0%} of it, jaula's sandbox alone {figures['sandbox_alone_ratio']:.0%}; "
+        f"jaula CPU per job {figures['service_cpu_ms_per_job']:.1f} ms (all its processes, the program "
+        f"included): a CPU-bound ceiling of {figures['cpu_ceiling_ratio']:.0%}"
     )
-    ratio = put["jobs_per_s"] / bare
-    batched_ratio = batched["jobs_per_s"] / bare
     print(
-        f"ratio   throughput / bare spawn rate = {ratio:.0%} (one per POST), "
-        f"{batched_ratio:.0%} (batches)   (target >= 50%)"
+        f"ratio   throughput / bare spawn rate = {figures['throughput_ratio']:.0%} one per POST "
+        f"({_range(rounds, 'put_ratio')}), {figures['throughput_batched_ratio']:.0%} in batches "
+        f"({_range(rounds, 'batched_ratio')})   (target >= 50%)"
     )
-    print(f"ratio   throughput / sandbox alone = {put['jobs_per_s'] / direct:.0%} (the service's cost)")
     print(f"target  p50 latency <= 25 ms: {'met' if lat['p50_ms'] <= 25 else 'not met'}")
-    figures = {
-        "cores": cores,
-        "bare_spawns_per_s": bare,
-        "bare_cpu_ms_per_spawn": bare_cpu_ms,
-        "service_cpu_ms_per_job": service_cpu_ms,
-        "sandbox_alone_runs_per_s": direct,
-        "sandbox_alone_cpu_ms_per_run": direct_cpu_ms,
-        "throughput": put,
-        "throughput_batched": batched,
-        "latency": lat,
-        "throughput_ratio": ratio,
-        "throughput_batched_ratio": batched_ratio,
-        "settings": {"worker_concurrency": settings.worker_concurrency},
-    }
+    figures |= {"latency": lat, "settings": {"worker_concurrency": settings.worker_concurrency}}
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def measure_round(service: Service, args: argparse.Namespace, cores: int, bwrap: list[str]) -> dict[str, Any]:
+    """The anchors and both throughputs, back to back: their ratios share the machine's mood."""
+    bare, bare_cpu_ms = spawn_rate(args.spawns, cores)
+    wrapped, _ = spawn_rate(args.spawns // 2, cores, bwrap)
+    direct, direct_cpu_ms = sandbox_rate(service.settings, args.spawns // 2, cores)
+    put = throughput(service, args.jobs, args.concurrency, batch=1)
+    batched = throughput(service, args.jobs, 4, batch=service.settings.batch_max_size)
+    return {
+        "bare_spawns_per_s": bare,
+        "bare_cpu_ms_per_spawn": bare_cpu_ms,
+        "bwrap_spawns_per_s": wrapped,
+        "sandbox_alone_runs_per_s": direct,
+        "sandbox_alone_cpu_ms_per_run": direct_cpu_ms,
+        "sandbox_alone_ratio": direct / bare,
+        "throughput": put,
+        "throughput_batched": batched,
+        "bwrap_ratio": wrapped / bare,
+        "put_ratio": put["jobs_per_s"] / bare,
+        "batched_ratio": batched["jobs_per_s"] / bare,
+    }
+
+
+def print_round(number: int, r: dict[str, Any]) -> None:
+    put, batched = r["throughput"], r["throughput_batched"]
+    print(
+        f"round {number}: bare {r['bare_spawns_per_s']:.0f} spawns/s "
+        f"({r['bare_cpu_ms_per_spawn']:.1f} ms CPU each), bubblewrap {r['bwrap_spawns_per_s']:.0f}/s "
+        f"({r['bwrap_ratio']:.0%}), jaula's sandbox alone {r['sandbox_alone_runs_per_s']:.0f}/s "
+        f"({r['sandbox_alone_ratio']:.0%}); jaula one run per POST "
+        f"{put['jobs_per_s']:.1f} jobs/s ({r['put_ratio']:.0%}), batches of 20 {batched['jobs_per_s']:.1f} "
+        f"({r['batched_ratio']:.0%}); outcomes {put['outcomes']} {batched['outcomes']}"
+    )
+    parts = ", ".join(f"{k} {v:.1f}" for k, v in put["cpu_ms_per_job"].items())
+    print(f"         CPU ms per job (one per POST): {parts} (the worker's includes the sandbox and program)")
+
+
+def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    def median(key: str) -> float:
+        return float(statistics.median(r[key] for r in rounds))
+
+    service_cpu_ms = statistics.median(
+        sum(r["throughput"]["cpu_ms_per_job"].values()) - r["throughput"]["cpu_ms_per_job"]["client"]
+        for r in rounds
+    )
+    bare_cpu_ms = median("bare_cpu_ms_per_spawn")
+    return {
+        "rounds": rounds,
+        "bare_spawns_per_s": median("bare_spawns_per_s"),
+        "bare_cpu_ms_per_spawn": bare_cpu_ms,
+        "bwrap_ratio": median("bwrap_ratio"),
+        "sandbox_alone_cpu_ms_per_run": median("sandbox_alone_cpu_ms_per_run"),
+        "sandbox_alone_ratio": median("sandbox_alone_ratio"),
+        "service_cpu_ms_per_job": service_cpu_ms,
+        "cpu_ceiling_ratio": bare_cpu_ms / service_cpu_ms,
+        "throughput_ratio": median("put_ratio"),
+        "throughput_batched_ratio": median("batched_ratio"),
+        "jobs_per_s": statistics.median(r["throughput"]["jobs_per_s"] for r in rounds),
+        "jobs_per_s_batched": statistics.median(r["throughput_batched"]["jobs_per_s"] for r in rounds),
+    }
+
+
+def _range(rounds: list[dict[str, Any]], key: str) -> str:
+    return f"{min(r[key] for r in rounds):.0%}-{max(r[key] for r in rounds):.0%}"
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ from tests.integration.service.conftest import REPO, free_port, require_sandbox,
 
 pytestmark = [pytest.mark.root, pytest.mark.images, pytest.mark.redis, pytest.mark.slow]
 
+MAX_CONNECTIONS = 8
+"""The API's bound on connections at once, low here so that the test can reach it."""
+
 
 def children_of(pid: int) -> set[int]:
     found: set[int] = set()
@@ -58,6 +61,25 @@ def idle_connection_still_served(port: int, idle_s: float) -> bool:
             return False
 
 
+def assert_connections_past_the_bound_refused(url: str, port: int, bound: int) -> None:
+    """With `bound` connections open (idle clients, or slow ones), the next request gets 503 at
+    once instead of the API running out of descriptors; once they close, requests are served."""
+
+    def refused_by_the_server() -> bool:
+        response = httpx.get(url + "/healthz")
+        # uvicorn's own refusal, not the health check's 503 (which is JSON).
+        return response.status_code == 503 and response.text == "Service Unavailable"
+
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(bound)]
+    try:
+        # A connection counts once the server has taken it: wait until the refusals start.
+        wait_for(refused_by_the_server, timeout_s=10, what="503 past the connection bound")
+    finally:
+        for conn in idle:
+            conn.close()
+    wait_for(lambda: httpx.get(url + "/healthz").status_code == 200, timeout_s=10, what="served again")
+
+
 def test_up_serves_runs_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     ambient = require_sandbox("python")
     port = free_port()
@@ -66,6 +88,7 @@ def test_up_serves_runs_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         "JAULA_IMAGES_DIR": str(ambient.images_path),
         "JAULA_LOCAL_REDIS_PORT": str(free_port()),
         "JAULA_WORKER_CONCURRENCY": "1",
+        "JAULA_API_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
     }
     env.pop("JAULA_BROKER_URL", None)
     env.pop("JAULA_DATABASE_URL", None)
@@ -89,6 +112,7 @@ def test_up_serves_runs_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         assert (tmp_path / "jaula.db").exists()  # the embedded store
 
         assert idle_connection_still_served(port, idle_s=6)
+        assert_connections_past_the_bound_refused(url, port, bound=MAX_CONNECTIONS)
 
         started = children_of(up.pid)
         assert len(started) == 3  # redis-server, the worker, uvicorn

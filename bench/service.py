@@ -48,14 +48,14 @@ from typing import Any
 import httpx
 import redis
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.images: the bwrap rootfs
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests: the bwrap rootfs, http1
 
 from core import execution
 from core.cli.up import Service
 from core.config import Settings
 from core.languages import catalogue
 from core.queue import FINISHED_CHANNEL, read_announcement
-from tests import images
+from tests import http1, images
 
 HOST_PYTHON = "/usr/bin/python3"
 HELLO = {"language": "python", "source": "print('hello')"}
@@ -143,18 +143,20 @@ class Finished:
 async def submit_all(url: str, jobs: int, concurrency: int, batch: int) -> list[str]:
     """Submit `jobs` runs from `concurrency` clients, `batch` runs per request (1: POST /v1/runs).
 
-    The clients speak HTTP/1.1 over asyncio streams themselves: they share the two cores with
-    the service, and a general-purpose client (httpx) spends 2.4 ms of CPU per request here,
-    more than the API itself; these spend a fraction of that, so the figure measures the service."""
+    The clients speak HTTP/1.1 over asyncio streams themselves (tests.http1): they share the two
+    cores with the service, and a general-purpose client (httpx) spends 2.4 ms of CPU per request
+    here, more than the API itself; these spend a fraction of that, so the figure measures the
+    service."""
     ids: list[str] = []
     sizes: asyncio.Queue[int] = asyncio.Queue()
     for start in range(0, jobs, batch):
         sizes.put_nowait(min(batch, jobs - start))
-    host, port = url.removeprefix("http://").split(":")
-    single = _http_post(host, port, "/v1/runs", json.dumps(HELLO).encode())
+    host, port_text = url.removeprefix("http://").split(":")
+    port = int(port_text)
+    single = http1.request("POST", host, port, "/v1/runs", json.dumps(HELLO).encode())
 
     async def submitter() -> None:
-        reader, writer = await asyncio.open_connection(host, int(port))
+        reader, writer = await asyncio.open_connection(host, port)
         try:
             while not sizes.empty():
                 size = sizes.get_nowait()
@@ -162,7 +164,8 @@ async def submit_all(url: str, jobs: int, concurrency: int, batch: int) -> list[
                     ids.append((await _exchange(reader, writer, single))["id"])
                 else:
                     body = json.dumps({"submissions": [HELLO] * size}).encode()
-                    reply = await _exchange(reader, writer, _http_post(host, port, "/v1/runs/batch", body))
+                    batch_request = http1.request("POST", host, port, "/v1/runs/batch", body)
+                    reply = await _exchange(reader, writer, batch_request)
                     ids.extend(run["id"] for run in reply["runs"])
         finally:
             writer.close()
@@ -172,20 +175,9 @@ async def submit_all(url: str, jobs: int, concurrency: int, batch: int) -> list[
     return ids
 
 
-def _http_post(host: str, port: str, path: str, body: bytes) -> bytes:
-    head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-    return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
-
-
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> Any:
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, message: bytes) -> Any:
     """Send one request on a kept-alive connection; the JSON of its 2xx answer."""
-    writer.write(request)
-    status = int((await reader.readline()).split()[1])
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    body = await reader.readexactly(length)
+    status, body = await http1.exchange(reader, writer, message)
     if not 200 <= status < 300:
         raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
     return json.loads(body)

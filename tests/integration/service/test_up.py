@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import http1
 from tests.integration.service.conftest import REPO, free_port, require_sandbox, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.images, pytest.mark.redis, pytest.mark.slow]
@@ -36,29 +38,21 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def idle_connection_still_served(port: int, idle_s: float) -> bool:
+async def idle_connection_still_served(port: int, idle_s: float) -> bool:
     """A client that keeps a connection for reuse (Locust, httpx, browsers) may send on it just
     as the server closes it for idleness: the request is lost. So `jaula up` keeps idle
     connections for longer than such clients do (uvicorn's own default is 5 s)."""
-    request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn, conn.makefile("rb") as replies:
-
-        def status() -> int:
-            conn.sendall(request)
-            code = int(replies.readline().split()[1])
-            length = 0
-            while (line := replies.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            replies.read(length)
-            return code
-
-        assert status() == 200
-        time.sleep(idle_s)
+    health = http1.request("GET", "127.0.0.1", port, "/healthz")
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        assert (await http1.exchange(reader, writer, health))[0] == 200
+        await asyncio.sleep(idle_s)
         try:
-            return status() == 200
-        except (OSError, IndexError):  # closed by the server: an empty status line
+            return (await http1.exchange(reader, writer, health))[0] == 200
+        except (http1.ConnectionClosed, OSError):
             return False
+    finally:
+        writer.close()
 
 
 def assert_connections_past_the_bound_refused(url: str, port: int, bound: int) -> None:
@@ -111,7 +105,7 @@ def test_up_serves_runs_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         assert (run["status"], run["stdout"]) == ("done", "up\n")
         assert (tmp_path / "jaula.db").exists()  # the embedded store
 
-        assert idle_connection_still_served(port, idle_s=6)
+        assert asyncio.run(idle_connection_still_served(port, idle_s=6))
         assert_connections_past_the_bound_refused(url, port, bound=MAX_CONNECTIONS)
 
         started = children_of(up.pid)

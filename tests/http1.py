@@ -10,6 +10,11 @@ answers in chunks; not a general client.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class ConnectionClosed(ConnectionError):
@@ -37,3 +42,10 @@ async def exchange(
         if line[:15].lower() == b"content-length:":
             length = int(line[15:])
     return status, await reader.readexactly(length)
+
+
+def run_apart(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own: a test process may already have an event loop running
+    in its main thread (Playwright's sync API leaves one), where asyncio.run refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

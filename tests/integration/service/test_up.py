@@ -105,7 +105,7 @@ def test_up_serves_runs_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         assert (run["status"], run["stdout"]) == ("done", "up\n")
         assert (tmp_path / "jaula.db").exists()  # the embedded store
 
-        assert asyncio.run(idle_connection_still_served(port, idle_s=6))
+        assert http1.run_apart(idle_connection_still_served(port, idle_s=6))
         assert_connections_past_the_bound_refused(url, port, bound=MAX_CONNECTIONS)
 
         started = children_of(up.pid)

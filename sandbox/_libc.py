@@ -124,14 +124,6 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
     return result
 
 
-def drop_bounding_set() -> None:
-    """Drop every capability from this thread's bounding set (PR_CAPBSET_DROP, one call each)."""
-    call = _libc.prctl
-    for cap in range(LAST_CAP + 1):
-        if call(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0:
-            _check(-1, f"prctl(PR_CAPBSET_DROP, {cap})")
-
-
 def capset_clear() -> None:
     """Empty the effective, permitted and inheritable capability sets of this thread."""
     header = struct.pack("=Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, pid 0 = self

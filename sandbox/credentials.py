@@ -51,7 +51,8 @@ def join_new_session_keyring() -> None:
 
 def drop_all_capabilities() -> None:
     """Step 5."""
-    _libc.drop_bounding_set()
+    for cap in range(_libc.LAST_CAP + 1):
+        _libc.prctl(_libc.PR_CAPBSET_DROP, cap)
     _libc.prctl(_libc.PR_CAP_AMBIENT, _libc.PR_CAP_AMBIENT_CLEAR_ALL)
     _libc.capset_clear()
     _libc.prctl(_libc.PR_SET_NO_NEW_PRIVS, 1)

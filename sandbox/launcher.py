@@ -165,7 +165,8 @@ class Launcher:
             box = standby.prepare(self._zygote, self.hierarchy, name, key, kind, net)
         except BaseException:
             if net is not None:
-                self._netns.give_back(net)
+                # Not given back: once sent, a container may hold it even though no answer came.
+                self._netns.discard(net)
             raise
         self._preparing[self._serial] = box
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import resource
@@ -48,13 +47,14 @@ from typing import Any
 import httpx
 import redis
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests: the bwrap rootfs, http1
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests, loadtests
 
 from core import execution
 from core.cli.up import Service
 from core.config import Settings
 from core.languages import catalogue
 from core.queue import FINISHED_CHANNEL, read_announcement
+from loadtests.host import cpu_s
 from tests import http1, images
 
 HOST_PYTHON = "/usr/bin/python3"
@@ -108,11 +108,11 @@ def sandbox_rate(settings: Settings, runs_per_slot: int, slots: int) -> tuple[fl
     with ThreadPoolExecutor(slots) as pool:
         for future in [pool.submit(slot) for _ in range(slots)]:
             future.result()  # warm: each thread starts its launcher
-        cpu_before = cpu_seconds(os.getpid())
+        cpu_before = cpu_s(os.getpid())
         start = time.monotonic()
         for future in [pool.submit(slot) for _ in range(slots)]:
             future.result()
-        elapsed, cpu = time.monotonic() - start, cpu_seconds(os.getpid()) - cpu_before
+        elapsed, cpu = time.monotonic() - start, cpu_s(os.getpid()) - cpu_before
     runs = runs_per_slot * slots
     return runs / elapsed, cpu * 1000 / runs
 
@@ -197,22 +197,8 @@ def check_results(url: str, ids: list[str], batch: int) -> dict[str, int]:
     return outcomes
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process and all its descendants, live or already reaped."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    # utime, stime, cutime, cstime: fields 14-17 of stat(5), counted from after the name.
-    total = sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(FileNotFoundError):
-            total += sum(cpu_seconds(int(child)) for child in (task / "children").read_text().split())
-    return total
-
-
 def cpu_by_part(service: Service) -> dict[str, float]:
-    return {child.name: cpu_seconds(child.process.pid) for child in service.children}
+    return {child.name: cpu_s(child.process.pid) for child in service.children}
 
 
 def throughput(service: Service, jobs: int, concurrency: int, batch: int) -> dict[str, Any]:
